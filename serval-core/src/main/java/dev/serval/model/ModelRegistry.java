@@ -1,0 +1,212 @@
+package dev.serval.model;
+
+import dev.serval.api.ServalException;
+import dev.serval.runtime.ModelLoadException;
+import dev.serval.runtime.ModelRuntime;
+import dev.serval.runtime.ModelSession;
+import dev.serval.runtime.SessionSettings;
+import dev.serval.schedule.ModelExecutor;
+import dev.serval.schedule.ServalThreads;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The models being served, by name and version, loaded from a {@link ModelRepository} at start.
+ *
+ * <p>A model or version that fails to load is kept in the index with its reason and never serves;
+ * the others serve normally. When a request names no version, the highest ready version answers.
+ *
+ * <p>Thread-safe: the set of models is fixed once {@link #load} returns.
+ */
+public final class ModelRegistry implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ModelRegistry.class);
+
+    private final ModelRepository repository;
+    private final Map<String, Entry> models;
+
+    /** A model: its loaded versions and what failed. */
+    private record Entry(String name, SortedMap<Long, ModelVersion> ready, List<ModelStatus> failures) {
+        List<String> readyVersions() {
+            return ready.keySet().stream().map(String::valueOf).toList();
+        }
+    }
+
+    private ModelRegistry(ModelRepository repository, Map<String, Entry> models) {
+        this.repository = repository;
+        this.models = models;
+    }
+
+    /**
+     * Loads every model in the repository. Failures are recorded, not thrown.
+     *
+     * @throws IOException if the repository itself cannot be listed
+     */
+    public static ModelRegistry load(ModelRepository repository, ModelRuntime runtime, RegistryOptions options)
+            throws IOException {
+        Map<String, Entry> models = new LinkedHashMap<>();
+        for (ModelRepository.Source source : repository.scan()) {
+            models.put(source.name(), loadModel(repository, runtime, options, source));
+        }
+        return new ModelRegistry(repository, Collections.unmodifiableMap(models));
+    }
+
+    private static Entry loadModel(ModelRepository repository, ModelRuntime runtime, RegistryOptions options,
+                                   ModelRepository.Source source) {
+        String name = source.name();
+        SortedMap<Long, ModelVersion> ready = new TreeMap<>();
+        List<ModelStatus> failures = new ArrayList<>();
+        Entry entry = new Entry(name, Collections.unmodifiableSortedMap(ready), Collections.unmodifiableList(failures));
+        if (source.problem().isPresent()) {
+            fail(failures, name, "", source.problem().get());
+            return entry;
+        }
+        ModelConfig config;
+        List<String> labels;
+        try {
+            config = source.configFile().isPresent() ? ModelConfig.read(source.configFile().get()) : ModelConfig.DEFAULTS;
+            labels = readLabels(repository, source.directory(), config);
+        } catch (InvalidConfigException e) {
+            fail(failures, name, "", e.getMessage());
+            return entry;
+        }
+        int instances = config.instanceCount() > 0 ? config.instanceCount() : 1;
+        int threads = config.intraOpThreads() > 0 ? config.intraOpThreads() : Math.max(1, options.cpuBudget() / instances);
+        SessionSettings settings = new SessionSettings(threads, options.allowSpinning());
+
+        for (Map.Entry<Long, Path> version : source.versions().entrySet()) {
+            long number = version.getKey();
+            Path file = version.getValue();
+            if (!repository.insideRoot(file)) {
+                fail(failures, name, String.valueOf(number), "version " + number + " leads outside the model repository");
+                continue;
+            }
+            long started = System.nanoTime();
+            ModelSession session;
+            try {
+                session = runtime.open(file, settings);
+            } catch (ModelLoadException e) {
+                fail(failures, name, String.valueOf(number), e.getMessage());
+                continue;
+            }
+            String id = name + ":" + number;
+            ModelExecutor executor = new ModelExecutor(id, instances, config.queueCapacity(),
+                    ServalThreads.platform("serval-" + name + "-v" + number));
+            ready.put(number, new ModelVersion(name, number, runtime.platform(), session, executor, labels,
+                    entry::readyVersions));
+            log.info("loaded model {} in {} ms: {} instance(s) x {} thread(s), inputs {}, outputs {}", id,
+                    (System.nanoTime() - started) / 1_000_000, instances, threads,
+                    InputValidator.describe(session.inputs()), InputValidator.describe(session.outputs()));
+        }
+        return entry;
+    }
+
+    private static void fail(List<ModelStatus> failures, String name, String version, String reason) {
+        log.error("model {}{} failed to load: {}", name, version.isEmpty() ? "" : ":" + version, reason);
+        failures.add(new ModelStatus(name, version, ModelStatus.UNAVAILABLE, Optional.of(reason)));
+    }
+
+    private static List<String> readLabels(ModelRepository repository, Path directory, ModelConfig config)
+            throws InvalidConfigException {
+        if (config.labelsFile().isEmpty()) {
+            return List.of();
+        }
+        Path file = directory.resolve(config.labelsFile().get()).normalize();
+        if (!file.startsWith(directory) || !repository.insideRoot(file)) {
+            throw new InvalidConfigException("setting 'labels' is '" + config.labelsFile().get()
+                    + "'; expected a file inside the model's folder");
+        }
+        try {
+            return Files.readAllLines(file, StandardCharsets.UTF_8).stream()
+                    .map(String::strip).filter(line -> !line.isEmpty()).toList();
+        } catch (IOException e) {
+            throw new InvalidConfigException("setting 'labels' names '" + config.labelsFile().get()
+                    + "', which cannot be read: " + e.getMessage());
+        }
+    }
+
+    /**
+     * The version that should answer a request.
+     *
+     * @param version a version number, or null / empty for the highest ready version
+     * @throws ServalException NOT_FOUND for an unknown model or version, UNAVAILABLE when it failed to load
+     */
+    public ModelVersion resolve(String name, String version) {
+        Entry entry = models.get(name);
+        if (entry == null) {
+            throw ServalException.notFound("unknown model '%s'; the repository serves %s", name, models.keySet());
+        }
+        if (version == null || version.isEmpty()) {
+            if (entry.ready().isEmpty()) {
+                throw ServalException.unavailable("model '%s' is not ready: %s", name, reasons(entry));
+            }
+            return entry.ready().get(entry.ready().lastKey());
+        }
+        long number;
+        try {
+            number = Long.parseLong(version);
+        } catch (NumberFormatException e) {
+            number = -1;
+        }
+        ModelVersion found = entry.ready().get(number);
+        if (found != null) {
+            return found;
+        }
+        for (ModelStatus failure : entry.failures()) {
+            if (failure.version().equals(version) || failure.version().isEmpty()) {
+                throw ServalException.unavailable("model '%s' version %s is not ready: %s", name, version,
+                        failure.reason().orElse("unknown"));
+            }
+        }
+        throw ServalException.notFound("unknown version '%s' of model '%s'; ready versions are %s",
+                version, name, entry.readyVersions());
+    }
+
+    /** Every model and version with its state, sorted by name then version. */
+    public List<ModelStatus> index() {
+        List<ModelStatus> rows = new ArrayList<>();
+        for (Entry entry : models.values()) {
+            for (ModelVersion version : entry.ready().values()) {
+                rows.add(new ModelStatus(entry.name(), version.version(), ModelStatus.READY, Optional.empty()));
+            }
+            rows.addAll(entry.failures());
+        }
+        return rows;
+    }
+
+    /** True when every model in the repository loaded, every version of it. */
+    public boolean allReady() {
+        return models.values().stream().allMatch(entry -> entry.failures().isEmpty() && !entry.ready().isEmpty());
+    }
+
+    public ModelRepository repository() {
+        return repository;
+    }
+
+    private static String reasons(Entry entry) {
+        return entry.failures().stream()
+                .map(f -> (f.version().isEmpty() ? "" : "version " + f.version() + ": ") + f.reason().orElse(""))
+                .reduce((a, b) -> a + "; " + b).orElse("no versions");
+    }
+
+    /** Drains and closes every version. */
+    @Override
+    public void close() {
+        for (Entry entry : models.values()) {
+            for (ModelVersion version : entry.ready().values()) {
+                version.close();
+            }
+        }
+    }
+}

@@ -1,0 +1,176 @@
+package dev.serval.runtime.onnx;
+
+import ai.onnxruntime.NodeInfo;
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.OrtSession.SessionOptions;
+import ai.onnxruntime.TensorInfo;
+import ai.onnxruntime.ValueInfo;
+import dev.serval.api.DataType;
+import dev.serval.api.Tensor;
+import dev.serval.api.TensorData;
+import dev.serval.api.TensorSpec;
+import dev.serval.runtime.ModelLoadException;
+import dev.serval.runtime.ModelSession;
+import java.lang.reflect.Array;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * An {@link OrtSession} with its inputs and outputs read once at load.
+ *
+ * <p>Inputs in direct buffers are handed to ORT in place; heap buffers are copied by ORT. Outputs
+ * are copied once out of ORT's memory so that every native object of a run is closed before
+ * {@link #run} returns: ORT has no finalizers, and a tensor left open is a native leak.
+ */
+final class OnnxSession implements ModelSession {
+    private final OrtEnvironment environment;
+    private final OrtSession session;
+    private final SessionOptions options;
+    private final List<TensorSpec> inputs;
+    private final List<TensorSpec> outputs;
+    private volatile boolean closed;
+
+    OnnxSession(OrtEnvironment environment, OrtSession session, SessionOptions options)
+            throws OrtException, ModelLoadException {
+        this.environment = environment;
+        this.session = session;
+        this.options = options;
+        this.inputs = specs("input", session.getInputInfo(), true);
+        this.outputs = specs("output", session.getOutputInfo(), false);
+    }
+
+    private static List<TensorSpec> specs(String role, Map<String, NodeInfo> nodes, boolean isInput)
+            throws ModelLoadException {
+        List<TensorSpec> specs = new ArrayList<>(nodes.size());
+        for (NodeInfo node : nodes.values()) {
+            ValueInfo info = node.getInfo();
+            if (!(info instanceof TensorInfo tensor)) {
+                throw new ModelLoadException(role + " '" + node.getName() + "' is " + info
+                        + "; Serval serves models whose inputs and outputs are tensors");
+            }
+            DataType type = OnnxTypes.toDataType(tensor.onnxType);
+            if (type == null) {
+                throw new ModelLoadException(role + " '" + node.getName() + "' has element type "
+                        + tensor.onnxType + ", which the inference protocol cannot carry");
+            }
+            if (isInput && OnnxTypes.toJavaType(type) == null) {
+                throw new ModelLoadException("input '" + node.getName() + "' has element type " + type
+                        + ", which ONNX Runtime's Java API cannot create");
+            }
+            String[] names = tensor.getDimensionNames().clone();
+            for (int i = 0; i < names.length; i++) {
+                if (names[i] != null && names[i].isEmpty()) {
+                    names[i] = null;
+                }
+            }
+            specs.add(new TensorSpec(node.getName(), type, tensor.getShape(), names));
+        }
+        return List.copyOf(specs);
+    }
+
+    @Override
+    public List<TensorSpec> inputs() {
+        return inputs;
+    }
+
+    @Override
+    public List<TensorSpec> outputs() {
+        return outputs;
+    }
+
+    @Override
+    public List<Tensor> run(List<Tensor> inputTensors, List<String> outputNames) {
+        if (closed) {
+            throw new IllegalStateException("session is closed");
+        }
+        Map<String, OnnxTensor> feed = new HashMap<>(inputTensors.size() * 2);
+        try {
+            for (Tensor input : inputTensors) {
+                feed.put(input.name(), toOnnx(input));
+            }
+            Set<String> wanted = new LinkedHashSet<>(outputNames);
+            try (OrtSession.Result result = session.run(feed, wanted)) {
+                List<Tensor> out = new ArrayList<>(outputNames.size());
+                for (String name : outputNames) {
+                    OnnxValue value = result.get(name).orElseThrow(
+                            () -> new IllegalStateException("ONNX Runtime returned no output '" + name + "'"));
+                    out.add(fromOnnx(name, (OnnxTensor) value));
+                }
+                return out;
+            }
+        } catch (OrtException e) {
+            throw OnnxErrors.runFailed(e);
+        } finally {
+            for (OnnxTensor tensor : feed.values()) {
+                tensor.close();
+            }
+        }
+    }
+
+    private OnnxTensor toOnnx(Tensor tensor) throws OrtException {
+        if (tensor.type() == DataType.BYTES) {
+            byte[][] elements = tensor.bytesElements();
+            String[] strings = new String[elements.length];
+            for (int i = 0; i < elements.length; i++) {
+                strings[i] = new String(elements[i], StandardCharsets.UTF_8);
+            }
+            return OnnxTensor.createTensor(environment, strings, tensor.shape());
+        }
+        ByteBuffer buffer = tensor.buffer();
+        return OnnxTensor.createTensor(environment, buffer.duplicate().order(ByteOrder.nativeOrder()),
+                tensor.shape(), OnnxTypes.toJavaType(tensor.type()));
+    }
+
+    private static Tensor fromOnnx(String name, OnnxTensor value) throws OrtException {
+        TensorInfo info = value.getInfo();
+        DataType type = OnnxTypes.toDataType(info.onnxType);
+        long[] shape = info.getShape();
+        if (type == DataType.BYTES) {
+            byte[][] elements = new byte[Math.toIntExact(info.getNumElements())][];
+            flattenStrings(value.getValue(), elements, 0);
+            return new Tensor(name, type, shape, new TensorData.Bytes(elements));
+        }
+        // getByteBuffer copies ORT's memory into a heap buffer whose order is big-endian by default.
+        ByteBuffer bytes = value.getByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        return new Tensor(name, type, shape, new TensorData.FixedWidth(bytes));
+    }
+
+    /** ORT hands string tensors back as nested arrays; flattens them row-major. */
+    private static int flattenStrings(Object value, byte[][] into, int at) {
+        if (value instanceof String text) {
+            into[at] = text.getBytes(StandardCharsets.UTF_8);
+            return at + 1;
+        }
+        int length = Array.getLength(value);
+        for (int i = 0; i < length; i++) {
+            at = flattenStrings(Array.get(value, i), into, at);
+        }
+        return at;
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            session.close();
+        } catch (OrtException e) {
+            throw new IllegalStateException("closing an ONNX Runtime session failed: " + OnnxErrors.describe(e), e);
+        } finally {
+            options.close();
+        }
+    }
+}

@@ -1,0 +1,91 @@
+package dev.serval.cli;
+
+import dev.serval.server.ServalServer;
+import dev.serval.server.ServerOptions;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code serval serve}: loads a model repository and serves it until stopped. */
+@Command(name = "serve", mixinStandardHelpOptions = true,
+        description = "Serve the models of a repository over the Open Inference Protocol.")
+final class ServeCommand implements Callable<Integer> {
+
+    @Option(names = "--model-repository", paramLabel = "DIR",
+            description = "The model repository: <model>/<version>/model.onnx. Default: the bundled examples.")
+    Path modelRepository;
+
+    @Option(names = "--http-address", paramLabel = "HOST", defaultValue = "127.0.0.1",
+            description = "Address to listen on. Default: ${DEFAULT-VALUE} (use 0.0.0.0 in a container, with tokens).")
+    String httpAddress;
+
+    @Option(names = "--http-port", paramLabel = "N", defaultValue = "8000",
+            description = "REST port. Default: ${DEFAULT-VALUE}.")
+    int httpPort;
+
+    @Option(names = "--threads", paramLabel = "N",
+            description = "Cores the models may use; each model's threads default to this divided by its "
+                    + "instances. Default: all available cores.")
+    Integer threads;
+
+    @Option(names = "--max-request-size", paramLabel = "SIZE", defaultValue = "64m", converter = ByteSize.class,
+            description = "Largest request body; larger ones get 413. Default: ${DEFAULT-VALUE}.")
+    long maxRequestBytes;
+
+    @Option(names = "--strict-readiness", paramLabel = "BOOL", defaultValue = "true", arity = "1",
+            description = "Report ready only when every model loaded. Default: ${DEFAULT-VALUE}.")
+    boolean strictReadiness;
+
+    @Option(names = "--allow-spinning", description = "Let ONNX Runtime's idle threads spin (off: better on few cores).")
+    boolean allowSpinning;
+
+    @Option(names = "--tls-certificate", paramLabel = "PEM", description = "Certificate chain; enables TLS with --tls-key.")
+    Path tlsCertificate;
+
+    @Option(names = "--tls-key", paramLabel = "PEM", description = "Private key (PKCS#8 PEM) for --tls-certificate.")
+    Path tlsKey;
+
+    @Option(names = "--inference-token", paramLabel = "TOKEN", defaultValue = "${env:SERVAL_INFERENCE_TOKEN}",
+            description = "Bearer token for inference and metadata. Default: $SERVAL_INFERENCE_TOKEN; none if unset.")
+    String inferenceToken;
+
+    @Option(names = "--admin-token", paramLabel = "TOKEN", defaultValue = "${env:SERVAL_ADMIN_TOKEN}",
+            description = "Bearer token for administration. Default: $SERVAL_ADMIN_TOKEN; none if unset.")
+    String adminToken;
+
+    @Override
+    public Integer call() throws InterruptedException {
+        Path repository = modelRepository != null ? modelRepository : bundledRepository();
+        ServerOptions options = new ServerOptions(repository, httpAddress, httpPort,
+                threads != null ? threads : Runtime.getRuntime().availableProcessors(), maxRequestBytes,
+                blankToEmpty(inferenceToken), blankToEmpty(adminToken),
+                Optional.ofNullable(tlsCertificate), Optional.ofNullable(tlsKey), strictReadiness, allowSpinning);
+        ServalServer server = ServalServer.start(options);
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.close();
+            stopped.countDown();
+        }, "serval-shutdown"));
+        stopped.await();
+        return 0;
+    }
+
+    /** The example repository shipped with the project, found from {@code serval.home} or the working folder. */
+    static Path bundledRepository() {
+        String home = System.getProperty("serval.home");
+        Path base = home != null ? Path.of(home) : Path.of("").toAbsolutePath();
+        Path repository = base.resolve("examples").resolve("repository");
+        if (!Files.isDirectory(repository)) {
+            throw new IllegalArgumentException("no --model-repository given and no bundled examples at " + repository);
+        }
+        return repository;
+    }
+
+    private static Optional<String> blankToEmpty(String value) {
+        return value == null || value.isBlank() ? Optional.empty() : Optional.of(value);
+    }
+}

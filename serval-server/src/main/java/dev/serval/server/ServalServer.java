@@ -1,0 +1,138 @@
+package dev.serval.server;
+
+import dev.serval.api.ServerMetadata;
+import dev.serval.model.ModelRegistry;
+import dev.serval.model.ModelRepository;
+import dev.serval.model.ModelStatus;
+import dev.serval.model.RegistryOptions;
+import dev.serval.runtime.onnx.OnnxBackend;
+import dev.serval.transport.http.AccessControl;
+import dev.serval.transport.http.HttpTransport;
+import io.helidon.common.configurable.Resource;
+import io.helidon.common.tls.Tls;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.List;
+import java.util.Optional;
+import java.util.Properties;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running Serval: the model registry and its transports, started together and stopped together.
+ * The command line and the tests both start servers through {@link #start}.
+ */
+public final class ServalServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ServalServer.class);
+
+    /** The protocol extensions this build implements, by Triton's names. */
+    static final List<String> EXTENSIONS = List.of("classification");
+
+    private final OnnxBackend runtime;
+    private final ModelRegistry registry;
+    private final HttpTransport http;
+    private final ServerOptions options;
+
+    private ServalServer(OnnxBackend runtime, ModelRegistry registry, HttpTransport http, ServerOptions options) {
+        this.runtime = runtime;
+        this.registry = registry;
+        this.http = http;
+        this.options = options;
+    }
+
+    /**
+     * Loads the repository and starts listening. Models that fail to load are reported in the log
+     * and the index; the server starts anyway and serves the others.
+     *
+     * @throws IllegalArgumentException if the repository folder or TLS files are unusable
+     */
+    public static ServalServer start(ServerOptions options) {
+        long started = System.nanoTime();
+        ModelRepository repository = new ModelRepository(options.modelRepository());
+        OnnxBackend runtime = new OnnxBackend();
+        ModelRegistry registry;
+        try {
+            registry = ModelRegistry.load(repository, runtime,
+                    new RegistryOptions(options.cpuBudget(), options.allowSpinning()));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the model repository " + repository.root(), e);
+        }
+        try {
+            ServerMetadata metadata = new ServerMetadata("serval", version(), EXTENSIONS);
+            AccessControl access = new AccessControl(options.inferenceToken(), options.adminToken());
+            HttpTransport http = new HttpTransport(registry, metadata,
+                    options.strictReadiness() ? registry::allReady : () -> true,
+                    access, options.httpAddress(), options.httpPort(), tls(options), options.maxRequestBytes()).start();
+            ServalServer server = new ServalServer(runtime, registry, http, options);
+            warnIfExposed(options, access);
+            long readyMs = (System.nanoTime() - started) / 1_000_000;
+            long readyModels = registry.index().stream().filter(ModelStatus::isReady).count();
+            log.info("Serval {} serving {} model version(s) from {} on {}://{}:{} (started in {} ms{})",
+                    metadata.version(), readyModels, repository.root(), options.tlsKey().isPresent() ? "https" : "http",
+                    options.httpAddress(), http.port(), readyMs,
+                    registry.allReady() ? "" : "; some models failed to load, see above");
+            return server;
+        } catch (RuntimeException e) {
+            registry.close();
+            throw e;
+        }
+    }
+
+    private static Optional<Tls> tls(ServerOptions options) {
+        if (options.tlsCertificate().isEmpty()) {
+            return Optional.empty();
+        }
+        return Optional.of(Tls.builder()
+                .privateKey(keys -> keys.pem(pem -> pem.key(Resource.create(options.tlsKey().get()))))
+                .privateKeyCertChain(keys -> keys.pem(pem -> pem.certChain(Resource.create(options.tlsCertificate().get()))))
+                .build());
+    }
+
+    private static void warnIfExposed(ServerOptions options, AccessControl access) {
+        try {
+            InetAddress address = InetAddress.getByName(options.httpAddress());
+            if (!address.isLoopbackAddress() && access.isOpen()) {
+                log.warn("listening on {} without tokens: anyone who can reach it can run models "
+                        + "(set SERVAL_INFERENCE_TOKEN and SERVAL_ADMIN_TOKEN)", options.httpAddress());
+            }
+        } catch (UnknownHostException e) {
+            log.warn("cannot resolve --http-address {}", options.httpAddress());
+        }
+    }
+
+    /** The version of this build, from the jar's resources. */
+    public static String version() {
+        try (InputStream in = ServalServer.class.getResourceAsStream("version.properties")) {
+            Properties properties = new Properties();
+            if (in != null) {
+                properties.load(in);
+            }
+            return properties.getProperty("version", "dev");
+        } catch (IOException e) {
+            return "dev";
+        }
+    }
+
+    public int httpPort() {
+        return http.port();
+    }
+
+    public ModelRegistry registry() {
+        return registry;
+    }
+
+    public ServerOptions options() {
+        return options;
+    }
+
+    /** Stops listening, lets queued inference finish, and releases every model. */
+    @Override
+    public void close() {
+        http.close();
+        registry.close();
+        runtime.close();
+    }
+}

@@ -1,0 +1,78 @@
+package dev.serval.server;
+
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * Everything the server is started with. Immutable; defaults live in {@link #defaults(Path)}.
+ *
+ * @param modelRepository the model repository folder
+ * @param httpAddress     the address the REST endpoint binds (loopback unless told otherwise)
+ * @param httpPort        the REST port, 0 for any free port
+ * @param cpuBudget       cores the models may use; per-model thread defaults divide it
+ * @param maxRequestBytes the largest request body accepted
+ * @param inferenceToken  bearer token required for inference and metadata, if set
+ * @param adminToken      bearer token required for administration, if set
+ * @param tlsCertificate  PEM certificate chain; TLS is on when this and the key are set
+ * @param tlsKey          PEM private key
+ * @param strictReadiness ready only when every model in the repository loaded (Triton's default)
+ * @param allowSpinning   let ONNX Runtime's pool threads spin while idle
+ */
+public record ServerOptions(
+        Path modelRepository,
+        String httpAddress,
+        int httpPort,
+        int cpuBudget,
+        long maxRequestBytes,
+        Optional<String> inferenceToken,
+        Optional<String> adminToken,
+        Optional<Path> tlsCertificate,
+        Optional<Path> tlsKey,
+        boolean strictReadiness,
+        boolean allowSpinning) {
+
+    public static final int DEFAULT_HTTP_PORT = 8000;
+    public static final long DEFAULT_MAX_REQUEST_BYTES = 64L << 20;
+
+    public ServerOptions {
+        if (httpPort < 0 || httpPort > 65535) {
+            throw new IllegalArgumentException("--http-port must be 0 to 65535, was " + httpPort);
+        }
+        if (cpuBudget < 1) {
+            throw new IllegalArgumentException("--threads must be at least 1, was " + cpuBudget);
+        }
+        if (maxRequestBytes < 1) {
+            throw new IllegalArgumentException("--max-request-size must be positive, was " + maxRequestBytes);
+        }
+        if (tlsCertificate.isPresent() != tlsKey.isPresent()) {
+            throw new IllegalArgumentException("TLS needs both --tls-certificate and --tls-key");
+        }
+    }
+
+    /** Loopback on port 8000, all cores, 64 MiB bodies, no tokens, no TLS. */
+    public static ServerOptions defaults(Path modelRepository) {
+        return new ServerOptions(modelRepository, "127.0.0.1", DEFAULT_HTTP_PORT,
+                Runtime.getRuntime().availableProcessors(), DEFAULT_MAX_REQUEST_BYTES,
+                Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), true, false);
+    }
+
+    public ServerOptions withHttpPort(int port) {
+        return new ServerOptions(modelRepository, httpAddress, port, cpuBudget, maxRequestBytes, inferenceToken,
+                adminToken, tlsCertificate, tlsKey, strictReadiness, allowSpinning);
+    }
+
+    public ServerOptions withTokens(Optional<String> inference, Optional<String> admin) {
+        return new ServerOptions(modelRepository, httpAddress, httpPort, cpuBudget, maxRequestBytes, inference,
+                admin, tlsCertificate, tlsKey, strictReadiness, allowSpinning);
+    }
+
+    public ServerOptions withMaxRequestBytes(long bytes) {
+        return new ServerOptions(modelRepository, httpAddress, httpPort, cpuBudget, bytes, inferenceToken,
+                adminToken, tlsCertificate, tlsKey, strictReadiness, allowSpinning);
+    }
+
+    public ServerOptions withTls(Path certificate, Path key) {
+        return new ServerOptions(modelRepository, httpAddress, httpPort, cpuBudget, maxRequestBytes, inferenceToken,
+                adminToken, Optional.of(certificate), Optional.of(key), strictReadiness, allowSpinning);
+    }
+}

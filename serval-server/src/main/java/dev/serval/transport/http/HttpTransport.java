@@ -1,0 +1,56 @@
+package dev.serval.transport.http;
+
+import dev.serval.api.ServalException;
+import dev.serval.api.ServerMetadata;
+import dev.serval.model.ModelRegistry;
+import io.helidon.common.tls.Tls;
+import io.helidon.webserver.WebServer;
+import io.helidon.webserver.WebServerConfig;
+import java.util.Optional;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The REST transport: Helidon's WebServer (a virtual thread per request, HTTP/1.1 and HTTP/2)
+ * serving {@link RestApi}.
+ *
+ * <p>Thread-safe; {@link #start()} once, {@link #close()} once.
+ */
+public final class HttpTransport implements AutoCloseable {
+    private final WebServer server;
+
+    /**
+     * @param host            the address to bind, e.g. {@code 127.0.0.1}
+     * @param port            the port, or 0 for any free one
+     * @param tls             TLS settings, or empty for plain HTTP
+     * @param maxRequestBytes the largest request body accepted (413 beyond)
+     */
+    public HttpTransport(ModelRegistry registry, ServerMetadata metadata, BooleanSupplier ready, AccessControl access,
+                         String host, int port, Optional<Tls> tls, long maxRequestBytes) {
+        RestApi api = new RestApi(registry, metadata, ready, access, maxRequestBytes);
+        WebServerConfig.Builder builder = WebServer.builder()
+                .host(host)
+                .port(port)
+                .shutdownHook(false)
+                .routing(routing -> routing
+                        .register(api)
+                        .error(ServalException.class, (req, res, error) -> HttpErrors.send(res, error))
+                        .error(Throwable.class, (req, res, error) -> HttpErrors.sendUnexpected(res, error)));
+        tls.ifPresent(builder::tls);
+        this.server = builder.build();
+    }
+
+    public HttpTransport start() {
+        server.start();
+        return this;
+    }
+
+    /** The bound port (useful when 0 was asked for). */
+    public int port() {
+        return server.port();
+    }
+
+    @Override
+    public void close() {
+        server.stop();
+    }
+}

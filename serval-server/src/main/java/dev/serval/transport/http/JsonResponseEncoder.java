@@ -1,0 +1,218 @@
+package dev.serval.transport.http;
+
+import com.fasterxml.jackson.core.JsonGenerator;
+import com.fasterxml.jackson.core.util.ByteArrayBuilder;
+import dev.serval.api.DataType;
+import dev.serval.api.InferenceResponse;
+import dev.serval.api.ModelMetadata;
+import dev.serval.api.Parameters;
+import dev.serval.api.ServalException;
+import dev.serval.api.Tensor;
+import dev.serval.api.TensorSpec;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Writes v2 JSON bodies: inference responses element by element from the output buffers, and the
+ * small metadata documents. NaN and infinities are written as the strings {@code "NaN"},
+ * {@code "Infinity"} and {@code "-Infinity"}, which the decoder accepts back.
+ *
+ * <p>Stateless and thread-safe.
+ */
+final class JsonResponseEncoder {
+    private JsonResponseEncoder() {
+    }
+
+    /** A body written by {@code writer} into a fresh array. */
+    static byte[] write(int sizeHint, JsonWriter writer) {
+        try (ByteArrayBuilder bytes = new ByteArrayBuilder(sizeHint);
+             JsonGenerator json = JsonRequestDecoder.FACTORY.createGenerator(bytes)) {
+            writer.write(json);
+            json.flush();
+            return bytes.toByteArray();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Writes one JSON document. */
+    @FunctionalInterface
+    interface JsonWriter {
+        void write(JsonGenerator json) throws IOException;
+    }
+
+    static byte[] inference(InferenceResponse response) {
+        long elements = 0;
+        for (Tensor output : response.outputs()) {
+            elements += output.elementCount();
+        }
+        int hint = (int) Math.min(Integer.MAX_VALUE - 8, 256 + elements * 12);
+        return write(hint, json -> {
+            json.writeStartObject();
+            json.writeStringField("model_name", response.modelName());
+            json.writeStringField("model_version", response.modelVersion());
+            if (response.id() != null) {
+                json.writeStringField("id", response.id());
+            }
+            if (!response.parameters().isEmpty()) {
+                json.writeFieldName("parameters");
+                parameters(json, response.parameters());
+            }
+            json.writeArrayFieldStart("outputs");
+            for (Tensor output : response.outputs()) {
+                json.writeStartObject();
+                json.writeStringField("name", output.name());
+                json.writeStringField("datatype", output.type().name());
+                json.writeFieldName("shape");
+                json.writeArray(output.shape(), 0, output.shape().length);
+                json.writeFieldName("data");
+                data(json, output);
+                json.writeEndObject();
+            }
+            json.writeEndArray();
+            json.writeEndObject();
+        });
+    }
+
+    private static void data(JsonGenerator json, Tensor tensor) throws IOException {
+        json.writeStartArray();
+        if (tensor.type() == DataType.BYTES) {
+            for (byte[] element : tensor.bytesElements()) {
+                json.writeString(new String(element, StandardCharsets.UTF_8));
+            }
+            json.writeEndArray();
+            return;
+        }
+        ByteBuffer in = tensor.buffer();
+        int count = (int) tensor.elementCount();
+        switch (tensor.type()) {
+            case FP32 -> {
+                for (int i = 0; i < count; i++) {
+                    json.writeNumber(in.getFloat(i << 2));
+                }
+            }
+            case FP64 -> {
+                for (int i = 0; i < count; i++) {
+                    json.writeNumber(in.getDouble(i << 3));
+                }
+            }
+            case FP16 -> {
+                for (int i = 0; i < count; i++) {
+                    json.writeNumber(Float.float16ToFloat(in.getShort(i << 1)));
+                }
+            }
+            case BF16 -> {
+                for (int i = 0; i < count; i++) {
+                    json.writeNumber(Float.intBitsToFloat((in.getShort(i << 1) & 0xFFFF) << 16));
+                }
+            }
+            case INT8 -> {
+                for (int i = 0; i < count; i++) {
+                    json.writeNumber(in.get(i));
+                }
+            }
+            case INT16 -> {
+                for (int i = 0; i < count; i++) {
+                    json.writeNumber(in.getShort(i << 1));
+                }
+            }
+            case INT32 -> {
+                for (int i = 0; i < count; i++) {
+                    json.writeNumber(in.getInt(i << 2));
+                }
+            }
+            case INT64 -> {
+                for (int i = 0; i < count; i++) {
+                    json.writeNumber(in.getLong(i << 3));
+                }
+            }
+            case UINT8 -> {
+                for (int i = 0; i < count; i++) {
+                    json.writeNumber(in.get(i) & 0xFF);
+                }
+            }
+            case UINT16 -> {
+                for (int i = 0; i < count; i++) {
+                    json.writeNumber(in.getShort(i << 1) & 0xFFFF);
+                }
+            }
+            case UINT32 -> {
+                for (int i = 0; i < count; i++) {
+                    json.writeNumber(in.getInt(i << 2) & 0xFFFF_FFFFL);
+                }
+            }
+            case UINT64 -> {
+                for (int i = 0; i < count; i++) {
+                    json.writeNumber(Long.toUnsignedString(in.getLong(i << 3)));
+                }
+            }
+            case BOOL -> {
+                for (int i = 0; i < count; i++) {
+                    json.writeBoolean(in.get(i) != 0);
+                }
+            }
+            case BYTES -> throw new IllegalStateException("handled above");
+        }
+        json.writeEndArray();
+    }
+
+    static void parameters(JsonGenerator json, Parameters parameters) throws IOException {
+        json.writeStartObject();
+        for (Map.Entry<String, Object> entry : parameters.asMap().entrySet()) {
+            json.writeFieldName(entry.getKey());
+            switch (entry.getValue()) {
+                case String text -> json.writeString(text);
+                case Long number -> json.writeNumber(number);
+                case Double number -> json.writeNumber(number);
+                case Boolean flag -> json.writeBoolean(flag);
+                default -> throw new IllegalStateException("unexpected parameter " + entry);
+            }
+        }
+        json.writeEndObject();
+    }
+
+    static byte[] modelMetadata(ModelMetadata metadata) {
+        return write(512, json -> {
+            json.writeStartObject();
+            json.writeStringField("name", metadata.name());
+            json.writeArrayFieldStart("versions");
+            for (String version : metadata.versions()) {
+                json.writeString(version);
+            }
+            json.writeEndArray();
+            json.writeStringField("platform", metadata.platform());
+            tensorSpecs(json, "inputs", metadata.inputs());
+            tensorSpecs(json, "outputs", metadata.outputs());
+            json.writeEndObject();
+        });
+    }
+
+    private static void tensorSpecs(JsonGenerator json, String field, List<TensorSpec> specs) throws IOException {
+        json.writeArrayFieldStart(field);
+        for (TensorSpec spec : specs) {
+            json.writeStartObject();
+            json.writeStringField("name", spec.name());
+            json.writeStringField("datatype", spec.type().name());
+            json.writeFieldName("shape");
+            json.writeArray(spec.shape(), 0, spec.shape().length);
+            json.writeEndObject();
+        }
+        json.writeEndArray();
+    }
+
+    static byte[] error(ServalException error) {
+        return error(error.getMessage());
+    }
+
+    static byte[] error(String message) {
+        return write(128 + message.length(), json -> {
+            json.writeStartObject();
+            json.writeStringField("error", message);
+            json.writeEndObject();
+        });
+    }
+}

@@ -1,0 +1,163 @@
+package dev.serval.transport.http;
+
+import dev.serval.api.ErrorCode;
+import dev.serval.api.InferenceRequest;
+import dev.serval.api.InferenceResponse;
+import dev.serval.api.ServalException;
+import dev.serval.api.ServerMetadata;
+import dev.serval.model.ModelRegistry;
+import dev.serval.model.ModelVersion;
+import io.helidon.http.HeaderNames;
+import io.helidon.webserver.http.HttpRules;
+import io.helidon.webserver.http.HttpService;
+import io.helidon.webserver.http.ServerRequest;
+import io.helidon.webserver.http.ServerResponse;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.util.OptionalLong;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The Open Inference Protocol's REST endpoints (health, server and model metadata, readiness,
+ * inference with JSON tensors).
+ *
+ * <p>Handlers run on Helidon's virtual threads. Inference resolves the model before reading the
+ * body, so an unknown model costs nothing, then decodes, hands the request to the model's own
+ * threads and parks until the answer is ready.
+ */
+final class RestApi implements HttpService {
+    private static final String JSON = "application/json";
+    private static final byte[] LIVE = "{\"live\":true}".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    private static final byte[] READY = "{\"ready\":true}".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    private static final byte[] NOT_READY = "{\"ready\":false}".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+    private final ModelRegistry registry;
+    private final ServerMetadata server;
+    private final BooleanSupplier ready;
+    private final AccessControl access;
+    private final long maxRequestBytes;
+    private final byte[] serverMetadata;
+
+    RestApi(ModelRegistry registry, ServerMetadata server, BooleanSupplier ready, AccessControl access,
+            long maxRequestBytes) {
+        this.registry = registry;
+        this.server = server;
+        this.ready = ready;
+        this.access = access;
+        this.maxRequestBytes = maxRequestBytes;
+        this.serverMetadata = JsonResponseEncoder.write(256, json -> {
+            json.writeStartObject();
+            json.writeStringField("name", server.name());
+            json.writeStringField("version", server.version());
+            json.writeArrayFieldStart("extensions");
+            for (String extension : server.extensions()) {
+                json.writeString(extension);
+            }
+            json.writeEndArray();
+            json.writeEndObject();
+        });
+    }
+
+    @Override
+    public void routing(HttpRules rules) {
+        rules.get("/v2/health/live", (req, res) -> json(res, 200, LIVE))
+                .get("/v2/health/ready", (req, res) -> {
+                    boolean isReady = ready.getAsBoolean();
+                    json(res, isReady ? 200 : 503, isReady ? READY : NOT_READY);
+                })
+                .get("/v2", this::serverMetadata)
+                .get("/v2/models/{model}", this::modelMetadata)
+                .get("/v2/models/{model}/versions/{version}", this::modelMetadata)
+                .get("/v2/models/{model}/ready", this::modelReady)
+                .get("/v2/models/{model}/versions/{version}/ready", this::modelReady)
+                .post("/v2/models/{model}/infer", this::infer)
+                .post("/v2/models/{model}/versions/{version}/infer", this::infer)
+                .any(this::noRoute);
+    }
+
+    private void serverMetadata(ServerRequest req, ServerResponse res) {
+        access.requireInference(req);
+        json(res, 200, serverMetadata);
+    }
+
+    private void modelMetadata(ServerRequest req, ServerResponse res) {
+        access.requireInference(req);
+        json(res, 200, JsonResponseEncoder.modelMetadata(resolve(req).metadata()));
+    }
+
+    private void modelReady(ServerRequest req, ServerResponse res) {
+        access.requireInference(req);
+        ModelVersion model = resolve(req);
+        byte[] body = JsonResponseEncoder.write(64, json -> {
+            json.writeStartObject();
+            json.writeStringField("name", model.name());
+            json.writeStringField("version", model.version());
+            json.writeBooleanField("ready", true);
+            json.writeEndObject();
+        });
+        json(res, 200, body);
+    }
+
+    private void infer(ServerRequest req, ServerResponse res) {
+        access.requireInference(req);
+        ModelVersion model = resolve(req);
+        byte[] body = readBody(req);
+        InferenceRequest request = JsonRequestDecoder.decode(body, 0, body.length, model.name(), model.version(),
+                model.inputs());
+        InferenceResponse response = model.infer(request);
+        json(res, 200, JsonResponseEncoder.inference(response));
+    }
+
+    private void noRoute(ServerRequest req, ServerResponse res) {
+        throw ServalException.notFound("no endpoint %s %s; see the Open Inference Protocol's REST paths under /v2",
+                req.prologue().method().text(), req.path().rawPath());
+    }
+
+    private ModelVersion resolve(ServerRequest req) {
+        var parameters = req.path().pathParameters();
+        String model = parameters.get("model");
+        String version = parameters.contains("version") ? parameters.get("version") : null;
+        return registry.resolve(model, version);
+    }
+
+    /** Reads the whole body, refusing it with 413 past the limit without reading further. */
+    private byte[] readBody(ServerRequest req) {
+        OptionalLong declared = req.headers().contentLength();
+        if (declared.isPresent() && declared.getAsLong() > maxRequestBytes) {
+            throw tooLarge(declared.getAsLong() + " bytes");
+        }
+        try (InputStream in = req.content().inputStream()) {
+            if (declared.isPresent()) {
+                int length = (int) declared.getAsLong();
+                byte[] body = in.readNBytes(length);
+                if (body.length < length) {
+                    throw ServalException.invalidArgument("the body ended after %d of its %d bytes", body.length, length);
+                }
+                return body;
+            }
+            byte[] body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxRequestBytes + 1));
+            if (body.length > maxRequestBytes) {
+                throw tooLarge("more than " + maxRequestBytes + " bytes");
+            }
+            return body;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private ServalException tooLarge(String size) {
+        return new ServalException(ErrorCode.PAYLOAD_TOO_LARGE, "the request body is " + size
+                + "; the limit is " + maxRequestBytes + " bytes (--max-request-size)");
+    }
+
+    private static void json(ServerResponse res, int status, byte[] body) {
+        res.status(status);
+        res.header(HeaderNames.CONTENT_TYPE, JSON);
+        res.send(body);
+    }
+
+    ServerMetadata server() {
+        return server;
+    }
+}

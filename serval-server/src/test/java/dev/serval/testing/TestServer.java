@@ -1,0 +1,91 @@
+package dev.serval.testing;
+
+import dev.serval.server.ServalServer;
+import dev.serval.server.ServerOptions;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Path;
+import java.time.Duration;
+
+/**
+ * A real Serval listening on a free loopback port, with a plain JDK HTTP client pointed at it.
+ * Tests talk to it over sockets exactly as users do.
+ */
+public final class TestServer implements AutoCloseable {
+    private final ServalServer server;
+    private final HttpClient client;
+    private final String base;
+
+    private TestServer(ServalServer server, HttpClient client, String scheme) {
+        this.server = server;
+        this.client = client;
+        this.base = scheme + "://127.0.0.1:" + server.httpPort();
+    }
+
+    /** Serves {@code repository} with default options on a free port. */
+    public static TestServer start(Path repository) {
+        return start(ServerOptions.defaults(repository).withHttpPort(0));
+    }
+
+    public static TestServer start(ServerOptions options) {
+        return start(options, HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build());
+    }
+
+    public static TestServer start(ServerOptions options, HttpClient client) {
+        ServalServer server = ServalServer.start(options.withHttpPort(0));
+        return new TestServer(server, client, options.tlsKey().isPresent() ? "https" : "http");
+    }
+
+    public ServalServer server() {
+        return server;
+    }
+
+    public URI uri(String path) {
+        return URI.create(base + path);
+    }
+
+    public Reply get(String path, String... headers) {
+        return send(request(path, headers).GET().build());
+    }
+
+    public Reply post(String path, String body, String... headers) {
+        return send(request(path, headers)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString(body)).build());
+    }
+
+    public Reply post(String path, byte[] body, String... headers) {
+        return send(request(path, headers)
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build());
+    }
+
+    private HttpRequest.Builder request(String path, String... headers) {
+        HttpRequest.Builder builder = HttpRequest.newBuilder(uri(path)).timeout(Duration.ofSeconds(60));
+        if (headers.length > 0) {
+            builder.headers(headers);
+        }
+        return builder;
+    }
+
+    public Reply send(HttpRequest request) {
+        try {
+            HttpResponse<String> response = client.send(request, HttpResponse.BodyHandlers.ofString());
+            return new Reply(response.statusCode(), response.body(), response.headers());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+    }
+
+    @Override
+    public void close() {
+        server.close();
+    }
+}
