@@ -12,8 +12,9 @@ final class OnnxErrors {
     /** ORT's message without its status-code prefix. */
     static String describe(OrtException e) {
         String message = e.getMessage() == null ? e.getCode().name() : e.getMessage();
-        int bracket = message.indexOf("] ");
-        return message.startsWith("Error code - ") && bracket > 0 ? message.substring(bracket + 2) : message;
+        // ORT prefixes "Error code - ORT_INVALID_PROTOBUF - message: "; the code is not news to users.
+        int start = message.startsWith("Error code - ") ? message.indexOf(" - message: ") : -1;
+        return start > 0 ? message.substring(start + " - message: ".length()) : message;
     }
 
     /**

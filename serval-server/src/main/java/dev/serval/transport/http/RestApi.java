@@ -6,6 +6,7 @@ import dev.serval.api.InferenceResponse;
 import dev.serval.api.ServalException;
 import dev.serval.api.ServerMetadata;
 import dev.serval.model.ModelRegistry;
+import dev.serval.model.ModelStatus;
 import dev.serval.model.ModelVersion;
 import io.helidon.http.HeaderNames;
 import io.helidon.webserver.http.HttpRules;
@@ -15,6 +16,7 @@ import io.helidon.webserver.http.ServerResponse;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.util.List;
 import java.util.OptionalLong;
 import java.util.function.BooleanSupplier;
 
@@ -73,6 +75,7 @@ final class RestApi implements HttpService {
                 .get("/v2/models/{model}/versions/{version}/ready", this::modelReady)
                 .post("/v2/models/{model}/infer", this::infer)
                 .post("/v2/models/{model}/versions/{version}/infer", this::infer)
+                .post("/v2/repository/index", this::repositoryIndex)
                 .any(this::noRoute);
     }
 
@@ -107,6 +110,28 @@ final class RestApi implements HttpService {
                 model.inputs());
         InferenceResponse response = model.infer(request);
         json(res, 200, JsonResponseEncoder.inference(response));
+    }
+
+    /** Triton's repository index: every model and version with its state, and why if unavailable. */
+    private void repositoryIndex(ServerRequest req, ServerResponse res) {
+        access.requireAdmin(req);
+        List<ModelStatus> index = registry.index();
+        json(res, 200, JsonResponseEncoder.write(64 + 96 * index.size(), json -> {
+            json.writeStartArray();
+            for (ModelStatus status : index) {
+                json.writeStartObject();
+                json.writeStringField("name", status.name());
+                if (!status.version().isEmpty()) {
+                    json.writeStringField("version", status.version());
+                }
+                json.writeStringField("state", status.state());
+                if (status.reason().isPresent()) {
+                    json.writeStringField("reason", status.reason().get());
+                }
+                json.writeEndObject();
+            }
+            json.writeEndArray();
+        }));
     }
 
     private void noRoute(ServerRequest req, ServerResponse res) {
