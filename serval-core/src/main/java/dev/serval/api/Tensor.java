@@ -1,5 +1,6 @@
 package dev.serval.api;
 
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 
 /**
@@ -32,7 +33,7 @@ public record Tensor(String name, DataType type, long[] shape, TensorData data) 
     }
 
     /** The fixed-width buffer; throws {@link IllegalStateException} for BYTES tensors. */
-    public java.nio.ByteBuffer buffer() {
+    public ByteBuffer buffer() {
         if (data instanceof TensorData.FixedWidth fixed) {
             return fixed.buffer();
         }

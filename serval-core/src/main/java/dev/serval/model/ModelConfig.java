@@ -7,7 +7,6 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Iterator;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
@@ -103,8 +102,8 @@ public record ModelConfig(Optional<String> labelsFile, int instanceCount, int in
         }
 
         void rejectUnknown(String prefix, JsonNode node, Set<String> known) throws InvalidConfigException {
-            for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
-                String key = it.next().getKey();
+            for (Map.Entry<String, JsonNode> entry : node.properties()) {
+                String key = entry.getKey();
                 if (!known.contains(key)) {
                     throw new InvalidConfigException(source + ": unknown setting '" + prefix + key
                             + "'; expected one of " + known.stream().sorted().map(k -> prefix + k).toList());

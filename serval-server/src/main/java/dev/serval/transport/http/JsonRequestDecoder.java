@@ -20,6 +20,7 @@ import java.math.BigInteger;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -219,11 +220,11 @@ final class JsonRequestDecoder {
                             label, text(parser));
                 }
                 if (rank == dims.length) {
-                    dims = java.util.Arrays.copyOf(dims, rank * 2);
+                    dims = Arrays.copyOf(dims, rank * 2);
                 }
                 dims[rank++] = parser.getLongValue();
             }
-            long[] shape = java.util.Arrays.copyOf(dims, rank);
+            long[] shape = Arrays.copyOf(dims, rank);
             try {
                 Shapes.elementCount(shape);
             } catch (ArithmeticException e) {

@@ -16,6 +16,7 @@ import io.helidon.webserver.http.ServerResponse;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.OptionalLong;
 import java.util.function.BooleanSupplier;
@@ -30,12 +31,11 @@ import java.util.function.BooleanSupplier;
  */
 final class RestApi implements HttpService {
     private static final String JSON = "application/json";
-    private static final byte[] LIVE = "{\"live\":true}".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-    private static final byte[] READY = "{\"ready\":true}".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
-    private static final byte[] NOT_READY = "{\"ready\":false}".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+    private static final byte[] LIVE = "{\"live\":true}".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] READY = "{\"ready\":true}".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] NOT_READY = "{\"ready\":false}".getBytes(StandardCharsets.US_ASCII);
 
     private final ModelRegistry registry;
-    private final ServerMetadata server;
     private final BooleanSupplier ready;
     private final AccessControl access;
     private final long maxRequestBytes;
@@ -44,7 +44,6 @@ final class RestApi implements HttpService {
     RestApi(ModelRegistry registry, ServerMetadata server, BooleanSupplier ready, AccessControl access,
             long maxRequestBytes) {
         this.registry = registry;
-        this.server = server;
         this.ready = ready;
         this.access = access;
         this.maxRequestBytes = maxRequestBytes;
@@ -180,9 +179,5 @@ final class RestApi implements HttpService {
         res.status(status);
         res.header(HeaderNames.CONTENT_TYPE, JSON);
         res.send(body);
-    }
-
-    ServerMetadata server() {
-        return server;
     }
 }
