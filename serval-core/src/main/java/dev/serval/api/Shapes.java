@@ -10,7 +10,8 @@ public final class Shapes {
     /**
      * The product of the dimensions; 1 for a scalar (rank 0).
      *
-     * @throws IllegalArgumentException if a dimension is negative or the product overflows
+     * @throws IllegalArgumentException if a dimension is negative
+     * @throws ArithmeticException      if the product overflows a long
      */
     public static long elementCount(long[] shape) {
         long count = 1;

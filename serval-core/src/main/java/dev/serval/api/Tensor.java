@@ -19,6 +19,10 @@ public record Tensor(String name, DataType type, long[] shape, TensorData data) 
             throw new IllegalArgumentException("tensor '" + name + "' of type " + type
                     + " cannot hold " + data.getClass().getSimpleName());
         }
+        if (data instanceof TensorData.FixedWidth fixed && fixed.buffer().limit() % type.byteSize() != 0) {
+            throw new IllegalArgumentException("tensor '" + name + "' has " + fixed.buffer().limit()
+                    + " bytes, not a whole number of " + type + " elements");
+        }
         long expected = Shapes.elementCount(shape);
         long actual = data.elementCount(type);
         if (expected != actual) {

@@ -24,7 +24,7 @@ final class Classification {
     static int topK(String output, long requested) {
         if (requested < 1 || requested > 1_000_000) {
             throw ServalException.invalidArgument(
-                    "output '%s' has classification %d; expected a class count of at least 1", output, requested);
+                    "output '%s' has classification %d; expected a class count from 1 to 1000000", output, requested);
         }
         return (int) requested;
     }
@@ -55,7 +55,7 @@ final class Classification {
             for (int i = 0; i < top; i++) {
                 int best = i;
                 for (int j = i + 1; j < classes; j++) {
-                    if (score(buffer, doubles, base + order[j]) > score(buffer, doubles, base + order[best])) {
+                    if (ranksBefore(buffer, doubles, base, order[j], order[best])) {
                         best = j;
                     }
                 }
@@ -73,6 +73,19 @@ final class Classification {
         long[] outShape = shape.clone();
         outShape[outShape.length - 1] = top;
         return new Tensor(scores.name(), DataType.BYTES, outShape, new TensorData.Bytes(out));
+    }
+
+    /**
+     * Higher scores first; equal scores by lower class index; NaN after every number, so where a
+     * NaN sits never changes the answer.
+     */
+    private static boolean ranksBefore(ByteBuffer buffer, boolean doubles, int base, int a, int b) {
+        double x = score(buffer, doubles, base + a);
+        double y = score(buffer, doubles, base + b);
+        if (Double.isNaN(x) || Double.isNaN(y)) {
+            return Double.isNaN(x) == Double.isNaN(y) ? a < b : !Double.isNaN(x);
+        }
+        return x > y || (x == y && a < b);
     }
 
     private static double score(ByteBuffer buffer, boolean doubles, int index) {

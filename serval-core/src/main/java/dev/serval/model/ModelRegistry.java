@@ -13,6 +13,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -153,12 +154,8 @@ public final class ModelRegistry implements AutoCloseable {
             }
             return entry.ready().get(entry.ready().lastKey());
         }
-        long number;
-        try {
-            number = Long.parseLong(version);
-        } catch (NumberFormatException e) {
-            number = -1;
-        }
+        // Only the spelling a version folder may have: "01" or "+1" name no version.
+        long number = version.matches("[1-9][0-9]{0,17}") ? Long.parseLong(version) : -1;
         ModelVersion found = entry.ready().get(number);
         if (found != null) {
             return found;
@@ -177,10 +174,13 @@ public final class ModelRegistry implements AutoCloseable {
     public List<ModelStatus> index() {
         List<ModelStatus> rows = new ArrayList<>();
         for (Entry entry : models.values()) {
+            List<ModelStatus> model = new ArrayList<>(entry.failures());
             for (ModelVersion version : entry.ready().values()) {
-                rows.add(new ModelStatus(entry.name(), version.version(), ModelStatus.READY, Optional.empty()));
+                model.add(new ModelStatus(entry.name(), version.version(), ModelStatus.READY, Optional.empty()));
             }
-            rows.addAll(entry.failures());
+            // Whole-model problems (no version) first, then versions in numeric order.
+            model.sort(Comparator.comparingLong(s -> s.version().isEmpty() ? -1 : Long.parseLong(s.version())));
+            rows.addAll(model);
         }
         return rows;
     }

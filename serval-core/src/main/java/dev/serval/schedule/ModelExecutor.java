@@ -40,7 +40,7 @@ public final class ModelExecutor implements AutoCloseable {
             throw new IllegalArgumentException("instanceCount and queueCapacity must be at least 1");
         }
         this.name = name;
-        this.queue = new ArrayBlockingQueue<>(queueCapacity + instanceCount);
+        this.queue = new ArrayBlockingQueue<>(queueCapacity);
         this.instances = new ArrayList<>(instanceCount);
         for (int i = 0; i < instanceCount; i++) {
             Thread thread = threads.newThread(this::work);

@@ -29,7 +29,7 @@ import java.util.Set;
 /**
  * An {@link OrtSession} with its inputs and outputs read once at load.
  *
- * <p>Inputs in direct buffers are handed to ORT in place; heap buffers are copied by ORT. Outputs
+ * <p>Inputs in direct buffers are handed to ORT in place; heap buffers are copied once. Outputs
  * are copied once out of ORT's memory so that every native object of a run is closed before
  * {@link #run} returns: ORT has no finalizers, and a tensor left open is a native leak.
  */
@@ -128,6 +128,10 @@ final class OnnxSession implements ModelSession {
             return OnnxTensor.createTensor(environment, strings, tensor.shape());
         }
         ByteBuffer buffer = tensor.buffer();
+        if (!buffer.isDirect()) {
+            // ORT reads direct buffers in place; anything else is copied once into one here.
+            buffer = ByteBuffer.allocateDirect(buffer.remaining()).put(buffer.duplicate()).flip();
+        }
         return OnnxTensor.createTensor(environment, buffer.duplicate().order(ByteOrder.nativeOrder()),
                 tensor.shape(), OnnxTypes.toJavaType(tensor.type()));
     }

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.core.exc.InputCoercionException;
+import com.fasterxml.jackson.core.util.JsonRecyclerPools;
 import dev.serval.api.DataType;
 import dev.serval.api.InferenceRequest;
 import dev.serval.api.Parameters;
@@ -38,7 +39,12 @@ import java.util.Map;
  * <p>Stateless and thread-safe.
  */
 final class JsonRequestDecoder {
+    /**
+     * Shared by every request. Jackson's default buffer recycling is per thread, which with a
+     * virtual thread per request recycles nothing: a bounded shared pool reuses the parse buffers.
+     */
     static final JsonFactory FACTORY = JsonFactory.builder()
+            .recyclerPool(JsonRecyclerPools.newBoundedPool(256))
             .enable(StreamReadFeature.USE_FAST_DOUBLE_PARSER)
             .enable(StreamReadFeature.USE_FAST_BIG_NUMBER_PARSER)
             .build();
@@ -54,12 +60,29 @@ final class JsonRequestDecoder {
      */
     static InferenceRequest decode(byte[] body, int offset, int length, String model, String version,
                                    List<TensorSpec> specs) {
+        requireUtf8(body, offset, length);
         try (JsonParser parser = FACTORY.createParser(body, offset, length)) {
             return new Reader(parser, body, offset, length, specs).request(model, version);
         } catch (JsonProcessingException e) {
             throw malformed(e);
         } catch (IOException e) {
             throw ServalException.invalidArgument("cannot read the request body: %s", e.getMessage());
+        }
+    }
+
+    /**
+     * JSON between systems is UTF-8 (RFC 8259). UTF-16 and UTF-32 bodies start with a byte-order
+     * mark or have a zero byte among the first ones (the first character is ASCII): refuse them
+     * plainly rather than half-decode them.
+     */
+    private static void requireUtf8(byte[] body, int offset, int length) {
+        if (length < 2) {
+            return;
+        }
+        int first = body[offset] & 0xFF;
+        int second = body[offset + 1] & 0xFF;
+        if (first == 0 || second == 0 || (first == 0xFE && second == 0xFF) || (first == 0xFF && second == 0xFE)) {
+            throw ServalException.invalidArgument("the request body is not UTF-8; send JSON encoded as UTF-8 (RFC 8259)");
         }
     }
 
@@ -153,9 +176,10 @@ final class JsonRequestDecoder {
                             data = data(parser, label, known, shape);
                             dataParsedAs = known;
                         } else {
-                            deferredStart = (int) parser.currentTokenLocation().getByteOffset();
+                            // Jackson's byte offsets count from the start of the parsed range.
+                            deferredStart = bodyOffset + (int) parser.currentTokenLocation().getByteOffset();
                             parser.skipChildren();
-                            deferredEnd = (int) parser.currentLocation().getByteOffset();
+                            deferredEnd = bodyOffset + (int) parser.currentLocation().getByteOffset();
                         }
                     }
                     default -> throw ServalException.invalidArgument(
@@ -215,7 +239,8 @@ final class JsonRequestDecoder {
             long[] dims = new long[4];
             int rank = 0;
             while (parser.nextToken() != JsonToken.END_ARRAY) {
-                if (parser.currentToken() != JsonToken.VALUE_NUMBER_INT || parser.getLongValue() < 0) {
+                if (parser.currentToken() != JsonToken.VALUE_NUMBER_INT
+                        || parser.getNumberType() == JsonParser.NumberType.BIG_INTEGER || parser.getLongValue() < 0) {
                     throw ServalException.invalidArgument("%s shape has %s; expected non-negative integers",
                             label, text(parser));
                 }

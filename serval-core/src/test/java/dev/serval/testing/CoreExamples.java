@@ -1,0 +1,44 @@
+package dev.serval.testing;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** Where the project's example models are, for serval-core's tests. */
+public final class CoreExamples {
+    private CoreExamples() {
+    }
+
+    /** The project root: the {@code serval.root} property Maven sets, or the nearest folder with examples/. */
+    public static Path root() {
+        String property = System.getProperty("serval.root");
+        if (property != null && Files.isDirectory(Path.of(property, "examples"))) {
+            return Path.of(property);
+        }
+        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
+            if (Files.isDirectory(dir.resolve("examples").resolve("repository"))) {
+                return dir;
+            }
+        }
+        throw new IllegalStateException("cannot find the project's examples/ folder");
+    }
+
+    /** The bundled example repository: iris, iris_small, cnn, text. */
+    public static Path repository() {
+        return root().resolve("examples/repository");
+    }
+
+    /** Test-only models: datatypes, fixed, scalar_add. */
+    public static Path testRepository() {
+        return root().resolve("examples/test-repository");
+    }
+
+    /** The model file of version 1 of a model in the example repository. */
+    public static Path model(String name) {
+        return repository().resolve(name).resolve("1").resolve("model.onnx");
+    }
+
+    /** The model file of version 1 of a model in the test repository. */
+    public static Path testModel(String name) {
+        return testRepository().resolve(name).resolve("1").resolve("model.onnx");
+    }
+}
