@@ -13,7 +13,7 @@ import dev.serval.api.Parameters;
 import dev.serval.api.RequestedOutput;
 import dev.serval.api.ServalException;
 import dev.serval.runtime.onnx.OnnxBackend;
-import dev.serval.testing.CoreExamples;
+import dev.serval.testing.Examples;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -41,7 +41,7 @@ class ModelRegistryFailuresTest {
 
     private static void copyModel(String model, String version) throws IOException {
         Path dir = Files.createDirectories(root.resolve(model).resolve(version));
-        Files.copy(CoreExamples.repository().resolve("iris_small/1/model.onnx"), dir.resolve("model.onnx"));
+        Files.copy(Examples.repository().resolve("iris_small/1/model.onnx"), dir.resolve("model.onnx"));
     }
 
     private static void garbageModel(String model, String version) throws IOException {
@@ -67,7 +67,7 @@ class ModelRegistryFailuresTest {
         Files.writeString(root.resolve("labelled/classes.txt"), "  alpha  \n\nbeta\r\ngamma\n\n");
         Files.createDirectories(root.resolve("linked"));
         Path elsewhere = Files.createDirectories(outside.resolve("v1"));
-        Files.copy(CoreExamples.repository().resolve("iris_small/1/model.onnx"), elsewhere.resolve("model.onnx"));
+        Files.copy(Examples.repository().resolve("iris_small/1/model.onnx"), elsewhere.resolve("model.onnx"));
         Files.createSymbolicLink(root.resolve("linked/1"), elsewhere);
         Files.createDirectories(root.resolve("noversions"));
         Files.createDirectories(root.resolve("nofile/1"));

@@ -19,7 +19,7 @@ import dev.serval.api.ServalException;
 import dev.serval.api.Tensor;
 import dev.serval.api.TensorSpec;
 import dev.serval.runtime.onnx.OnnxBackend;
-import dev.serval.testing.CoreExamples;
+import dev.serval.testing.Examples;
 import dev.serval.testing.TestTensors;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -42,7 +42,7 @@ class ModelRegistryTest {
     @BeforeAll
     static void loadExamples() throws IOException {
         backend = new OnnxBackend();
-        examples = ModelRegistry.load(new ModelRepository(CoreExamples.repository()), backend, OPTIONS);
+        examples = ModelRegistry.load(new ModelRepository(Examples.repository()), backend, OPTIONS);
     }
 
     @AfterAll
@@ -233,7 +233,7 @@ class ModelRegistryTest {
     @Test
     void close_makesVersionsRefuseWork(@TempDir Path root) throws IOException {
         Path dir = Files.createDirectories(root.resolve("m/1"));
-        Files.copy(CoreExamples.repository().resolve("iris_small/1/model.onnx"), dir.resolve("model.onnx"));
+        Files.copy(Examples.repository().resolve("iris_small/1/model.onnx"), dir.resolve("model.onnx"));
         ModelRegistry registry = ModelRegistry.load(new ModelRepository(root), backend, OPTIONS);
         ModelVersion version = registry.resolve("m", null);
         registry.close();

@@ -18,7 +18,7 @@ import dev.serval.api.TensorSpec;
 import dev.serval.runtime.ModelLoadException;
 import dev.serval.runtime.ModelSession;
 import dev.serval.runtime.SessionSettings;
-import dev.serval.testing.CoreExamples;
+import dev.serval.testing.Examples;
 import dev.serval.testing.TestTensors;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -84,7 +84,7 @@ class OnnxBackendTest {
 
     @Test
     void open_readsIrisSpecs() throws Exception {
-        ModelSession iris = open(CoreExamples.model("iris"));
+        ModelSession iris = open(Examples.model("iris"));
         assertThat(iris.inputs()).hasSize(1);
         TensorSpec input = iris.inputs().get(0);
         assertThat(input.name()).isEqualTo("input");
@@ -101,7 +101,7 @@ class OnnxBackendTest {
 
     @Test
     void open_readsSharedDimensionNamesOfTextModel() throws Exception {
-        ModelSession text = open(CoreExamples.model("text"));
+        ModelSession text = open(Examples.model("text"));
         assertThat(text.inputs()).extracting(TensorSpec::name).containsExactly("input_ids", "attention_mask");
         for (TensorSpec input : text.inputs()) {
             assertThat(input.type()).isEqualTo(DataType.INT64);
@@ -112,7 +112,7 @@ class OnnxBackendTest {
 
     @Test
     void open_readsFixedShapeWithoutDimensionNames() throws Exception {
-        ModelSession fixed = open(CoreExamples.testModel("fixed"));
+        ModelSession fixed = open(Examples.testModel("fixed"));
         assertThat(fixed.inputs()).singleElement().satisfies(x -> {
             assertThat(x.name()).isEqualTo("x");
             assertThat(x.shape()).containsExactly(2, 3);
@@ -123,7 +123,7 @@ class OnnxBackendTest {
 
     @Test
     void open_readsEveryDatatypeOfTheDatatypesModel() throws Exception {
-        ModelSession datatypes = open(CoreExamples.testModel("datatypes"));
+        ModelSession datatypes = open(Examples.testModel("datatypes"));
         assertThat(datatypes.inputs()).extracting(TensorSpec::name)
                 .containsExactly("fp32", "fp64", "int8", "int16", "int32", "int64", "uint8", "bool", "string");
         assertThat(datatypes.inputs()).extracting(TensorSpec::type).containsExactly(
@@ -138,14 +138,14 @@ class OnnxBackendTest {
 
     @Test
     void specs_areUnmodifiable() throws Exception {
-        ModelSession iris = open(CoreExamples.model("iris"));
+        ModelSession iris = open(Examples.model("iris"));
         assertThatThrownBy(() -> iris.inputs().clear()).isInstanceOf(UnsupportedOperationException.class);
         assertThatThrownBy(() -> iris.outputs().clear()).isInstanceOf(UnsupportedOperationException.class);
     }
 
     @Test
     void run_matchesPyTorchWithDirectBuffer() throws Exception {
-        ModelSession iris = open(CoreExamples.model("iris"));
+        ModelSession iris = open(Examples.model("iris"));
         Tensor input = fp32("input", shape(1, 4), FLOWER);
         assertThat(input.buffer().isDirect()).isTrue();
         List<Tensor> out = iris.run(List.of(input), List.of("logits"));
@@ -165,7 +165,7 @@ class OnnxBackendTest {
     @Test
     void run_givesSameAnswerForHeapBuffer() throws Exception {
         // The session's contract: "heap buffers are copied by ORT".
-        ModelSession iris = open(CoreExamples.model("iris"));
+        ModelSession iris = open(Examples.model("iris"));
         Tensor direct = fp32("input", shape(1, 4), FLOWER);
         Tensor heap = TestTensors.onHeap(direct);
         assertThat(heap.buffer().isDirect()).isFalse();
@@ -176,7 +176,7 @@ class OnnxBackendTest {
 
     @Test
     void run_acceptsHeapBufferOfEveryInputType() throws Exception {
-        ModelSession datatypes = open(CoreExamples.testModel("datatypes"));
+        ModelSession datatypes = open(Examples.testModel("datatypes"));
         List<Tensor> inputs = new ArrayList<>();
         List<String> outputs = new ArrayList<>();
         for (TensorSpec spec : datatypes.inputs()) {
@@ -190,7 +190,7 @@ class OnnxBackendTest {
     @Test
     void run_readsOnlyUpToTheLimitOfALargerDirectBuffer() throws Exception {
         // Pooled buffers are larger than the tensor: only position 0 to the limit is the tensor.
-        ModelSession iris = open(CoreExamples.model("iris"));
+        ModelSession iris = open(Examples.model("iris"));
         ByteBuffer pooled = ByteBuffer.allocateDirect(64).order(ByteOrder.LITTLE_ENDIAN);
         for (int i = 0; i < 16; i++) {
             pooled.putFloat(i * 4, i < 4 ? FLOWER[i] : 1000f);
@@ -203,7 +203,7 @@ class OnnxBackendTest {
 
     @Test
     void run_leavesInputBufferPositionAlone() throws Exception {
-        ModelSession iris = open(CoreExamples.model("iris"));
+        ModelSession iris = open(Examples.model("iris"));
         Tensor input = fp32("input", shape(1, 4), FLOWER);
         iris.run(List.of(input), List.of("logits"));
         iris.run(List.of(input), List.of("logits"));
@@ -213,7 +213,7 @@ class OnnxBackendTest {
 
     @Test
     void run_returnsRequestedOutputsInRequestedOrder() throws Exception {
-        ModelSession iris = open(CoreExamples.model("iris"));
+        ModelSession iris = open(Examples.model("iris"));
         Tensor input = fp32("input", shape(2, 4), 5.1f, 3.5f, 1.4f, 0.2f, 6.7f, 3.0f, 5.2f, 2.3f);
         List<Tensor> out = iris.run(List.of(input), List.of("probabilities", "logits"));
         assertThat(out).extracting(Tensor::name).containsExactly("probabilities", "logits");
@@ -225,14 +225,14 @@ class OnnxBackendTest {
 
     @Test
     void run_computesOnlyTheSubsetAskedFor() throws Exception {
-        ModelSession iris = open(CoreExamples.model("iris"));
+        ModelSession iris = open(Examples.model("iris"));
         List<Tensor> out = iris.run(List.of(fp32("input", shape(1, 4), FLOWER)), List.of("probabilities"));
         assertThat(out).extracting(Tensor::name).containsExactly("probabilities");
     }
 
     @Test
     void run_handlesBatchOfZero() throws Exception {
-        ModelSession iris = open(CoreExamples.model("iris"));
+        ModelSession iris = open(Examples.model("iris"));
         List<Tensor> out = iris.run(List.of(fp32("input", shape(0, 4))), List.of("logits"));
         assertThat(out.get(0).shape()).containsExactly(0, 3);
         assertThat(out.get(0).elementCount()).isZero();
@@ -240,7 +240,7 @@ class OnnxBackendTest {
 
     @Test
     void run_scalarAddComputesSumAndProduct() throws Exception {
-        ModelSession model = open(CoreExamples.testModel("scalar_add"));
+        ModelSession model = open(Examples.testModel("scalar_add"));
         Tensor a = fp32("a", shape(2, 3), 1f, 2f, 3f, -1f, 0.5f, 10f);
         Tensor b = fp32("b", shape(2, 3), 4f, 5f, 6f, 1f, 0.25f, -2f);
         List<Tensor> out = model.run(List.of(a, b), List.of("product", "sum"));
@@ -250,7 +250,7 @@ class OnnxBackendTest {
 
     @Test
     void run_fixedModelAddsOne() throws Exception {
-        ModelSession fixed = open(CoreExamples.testModel("fixed"));
+        ModelSession fixed = open(Examples.testModel("fixed"));
         List<Tensor> out = fixed.run(List.of(fp32("x", shape(2, 3), 0f, 1f, 2f, 3f, 4f, 5f)), List.of("y"));
         assertThat(out.get(0).shape()).containsExactly(2, 3);
         assertThat(floats(out.get(0))).containsExactly(1f, 2f, 3f, 4f, 5f, 6f);
@@ -258,7 +258,7 @@ class OnnxBackendTest {
 
     @Test
     void run_textModelAnswersForEachSentence() throws Exception {
-        ModelSession text = open(CoreExamples.model("text"));
+        ModelSession text = open(Examples.model("text"));
         long[] ids = {101, 150, 160, 0, 250, 260, 270, 0};
         long[] mask = {1, 1, 1, 0, 1, 1, 1, 0};
         List<Tensor> out = text.run(List.of(
@@ -270,7 +270,7 @@ class OnnxBackendTest {
 
     @Test
     void run_roundTripsEveryFixedWidthTypeBitForBit() throws Exception {
-        ModelSession datatypes = open(CoreExamples.testModel("datatypes"));
+        ModelSession datatypes = open(Examples.testModel("datatypes"));
         Random random = new Random(7);
         List<Tensor> inputs = new ArrayList<>();
         List<String> outputs = new ArrayList<>();
@@ -320,7 +320,7 @@ class OnnxBackendTest {
 
     @Test
     void run_roundTripsUtf8StringsThroughBytesTensors() throws Exception {
-        ModelSession datatypes = open(CoreExamples.testModel("datatypes"));
+        ModelSession datatypes = open(Examples.testModel("datatypes"));
         String[] values = {"", "Grüße, 世界", "with \"quotes\" and \\ backslash", "tab\tnewline\n", "emoji 🐱", "hello"};
         List<Tensor> inputs = new ArrayList<>();
         for (TensorSpec spec : datatypes.inputs()) {
@@ -338,7 +338,7 @@ class OnnxBackendTest {
 
     @Test
     void run_doublesFp32() throws Exception {
-        ModelSession datatypes = open(CoreExamples.testModel("datatypes"));
+        ModelSession datatypes = open(Examples.testModel("datatypes"));
         List<Tensor> inputs = new ArrayList<>();
         for (TensorSpec spec : datatypes.inputs()) {
             inputs.add(spec.type() == DataType.FP32
@@ -351,7 +351,7 @@ class OnnxBackendTest {
 
     @Test
     void run_reportsShapeTheModelRejectsAsInvalidArgument() throws Exception {
-        ModelSession fixed = open(CoreExamples.testModel("fixed"));
+        ModelSession fixed = open(Examples.testModel("fixed"));
         Tensor wrong = fp32("x", shape(3, 2), 0f, 1f, 2f, 3f, 4f, 5f);
         assertThatThrownBy(() -> fixed.run(List.of(wrong), List.of("y")))
                 .isInstanceOfSatisfying(ServalException.class,
@@ -387,7 +387,7 @@ class OnnxBackendTest {
 
     @Test
     void open_reportsTruncatedModel() throws IOException {
-        byte[] iris = Files.readAllBytes(CoreExamples.model("iris"));
+        byte[] iris = Files.readAllBytes(Examples.model("iris"));
         Path truncated = Files.write(dir.resolve("model.onnx"), Arrays.copyOf(iris, iris.length / 2));
         assertThatThrownBy(() -> backend.open(truncated, ONE_THREAD))
                 .isInstanceOf(ModelLoadException.class)
@@ -402,14 +402,14 @@ class OnnxBackendTest {
 
     @Test
     void close_isIdempotent() throws Exception {
-        ModelSession iris = backend.open(CoreExamples.model("iris"), ONE_THREAD);
+        ModelSession iris = backend.open(Examples.model("iris"), ONE_THREAD);
         iris.close();
         iris.close();
     }
 
     @Test
     void run_afterCloseThrowsIllegalState() throws Exception {
-        ModelSession iris = backend.open(CoreExamples.model("iris"), ONE_THREAD);
+        ModelSession iris = backend.open(Examples.model("iris"), ONE_THREAD);
         iris.close();
         assertThatThrownBy(() -> iris.run(List.of(fp32("input", shape(1, 4), FLOWER)), List.of("logits")))
                 .isInstanceOf(IllegalStateException.class)
@@ -418,15 +418,15 @@ class OnnxBackendTest {
 
     @Test
     void specs_remainReadableAfterClose() throws Exception {
-        ModelSession iris = backend.open(CoreExamples.model("iris"), ONE_THREAD);
+        ModelSession iris = backend.open(Examples.model("iris"), ONE_THREAD);
         iris.close();
         assertThat(iris.inputs()).extracting(TensorSpec::name).containsExactly("input");
     }
 
     @Test
     void sessions_runIndependentlyWithMoreThreads() throws Exception {
-        ModelSession a = open(CoreExamples.model("iris"));
-        ModelSession b = backend.open(CoreExamples.model("iris"), new SessionSettings(2, true));
+        ModelSession a = open(Examples.model("iris"));
+        ModelSession b = backend.open(Examples.model("iris"), new SessionSettings(2, true));
         sessions.add(b);
         Tensor input = fp32("input", shape(1, 4), FLOWER);
         assertThat(floats(a.run(List.of(input), List.of("logits")).get(0)))

@@ -3,7 +3,7 @@ package dev.serval.runtime.onnx;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.serval.testing.CoreExamples;
+import dev.serval.testing.Examples;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -17,7 +17,7 @@ class OnnxModelFileTest {
 
     @Test
     void read_describesIrisExportedByPyTorch() throws IOException {
-        Path file = CoreExamples.model("iris");
+        Path file = Examples.model("iris");
         OnnxModelFile header = OnnxModelFile.read(file);
         assertThat(header.irVersion()).isGreaterThanOrEqualTo(8);
         assertThat(header.producerName()).isEqualTo("pytorch");
@@ -28,7 +28,7 @@ class OnnxModelFileTest {
 
     @Test
     void read_describesHelperBuiltModel() throws IOException {
-        OnnxModelFile header = OnnxModelFile.read(CoreExamples.testModel("datatypes"));
+        OnnxModelFile header = OnnxModelFile.read(Examples.testModel("datatypes"));
         assertThat(header.irVersion()).isEqualTo(8);
         assertThat(header.producerName()).isEqualTo("serval-examples");
         assertThat(header.opsets()).containsExactly(new OnnxModelFile.Opset("ai.onnx", 17));
@@ -37,7 +37,7 @@ class OnnxModelFileTest {
     @Test
     void read_describesEveryExampleModel() throws IOException {
         for (String name : new String[] {"iris", "cnn", "text"}) {
-            OnnxModelFile header = OnnxModelFile.read(CoreExamples.model(name));
+            OnnxModelFile header = OnnxModelFile.read(Examples.model(name));
             assertThat(header.opsets()).as(name).extracting(OnnxModelFile.Opset::version).contains(17L);
         }
     }
@@ -76,7 +76,7 @@ class OnnxModelFileTest {
 
     @Test
     void read_rejectsTruncatedModel() throws IOException {
-        byte[] iris = Files.readAllBytes(CoreExamples.model("iris"));
+        byte[] iris = Files.readAllBytes(Examples.model("iris"));
         Path truncated = Files.write(dir.resolve("model.onnx"), Arrays.copyOf(iris, iris.length / 2));
         assertThatThrownBy(() -> OnnxModelFile.read(truncated))
                 .isInstanceOf(IOException.class)

@@ -3,9 +3,9 @@ package dev.serval.testing;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
-/** Where the project's example models are, for serval-core's tests. */
-public final class CoreExamples {
-    private CoreExamples() {
+/** Where the project's example models and reference outputs are; shared by every module's tests. */
+public final class Examples {
+    private Examples() {
     }
 
     /** The project root: the {@code serval.root} property Maven sets, or the nearest folder with examples/. */
@@ -30,6 +30,11 @@ public final class CoreExamples {
     /** Test-only models: datatypes, fixed, scalar_add. */
     public static Path testRepository() {
         return root().resolve("examples/test-repository");
+    }
+
+    /** Reference outputs computed by PyTorch / numpy, one JSON file per model version. */
+    public static Path references() {
+        return root().resolve("examples/reference");
     }
 
     /** The model file of version 1 of a model in the example repository. */
