@@ -1,0 +1,3 @@
+module serval.dev/bench/peers/go
+
+go 1.19
