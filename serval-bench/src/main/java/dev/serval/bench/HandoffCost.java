@@ -6,8 +6,17 @@ import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtLoggingLevel;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.OrtSession.SessionOptions;
-import dev.serval.schedule.ModelExecutor;
+import dev.serval.api.Tensor;
+import dev.serval.api.TensorSpec;
+import dev.serval.runtime.ModelSession;
+import dev.serval.runtime.RunControl;
+import dev.serval.schedule.Job;
+import dev.serval.schedule.ModelScheduler;
+import dev.serval.schedule.SchedulerMetrics;
+import dev.serval.schedule.SchedulerSettings;
 import dev.serval.schedule.ServalThreads;
+import dev.serval.schedule.Ticker;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
@@ -30,7 +39,7 @@ import picocli.CommandLine.Option;
 /**
  * What Serval's hand-off from request threads to a model's own platform thread costs, with no
  * HTTP in the way: C virtual threads run a small model in a closed loop either by submitting each
- * run to a {@link ModelExecutor} and joining it (Serval's path) or by calling ORT themselves
+ * run to a {@link ModelScheduler} (batching off) and joining it (Serval's path) or by calling ORT themselves
  * (inline; the carrier is pinned for the length of the run).
  *
  * <p>Design note: this isolates a cost the iris benchmark cannot separate from Helidon and JSON.
@@ -88,7 +97,11 @@ public final class HandoffCost implements Callable<Integer> {
                             throw new IllegalStateException(e);
                         }
                     };
-                    try (ModelExecutor executor = new ModelExecutor("handoff", 1, 1024, ServalThreads.platform("handoff-model"))) {
+                    ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1);
+                    try (ModelScheduler executor = new ModelScheduler("handoff", new RunnableSession(run),
+                            new SchedulerSettings(1, 0, 0, List.of(), 1024, 1), Ticker.SYSTEM,
+                            ServalThreads.platform("handoff-model"), timer, SchedulerMetrics.NONE)) {
+                        timer.shutdown(); // no deadlines here: the timer is never used
                         round("warmup-inline", run, null, 2);
                         round("warmup-executor", run, executor, 2);
                         for (int r = 1; r <= rounds; r++) {
@@ -102,7 +115,30 @@ public final class HandoffCost implements Callable<Integer> {
         return 0;
     }
 
-    private String round(String mode, Runnable run, ModelExecutor executor, double length) throws InterruptedException {
+    /** A session whose run is the given runnable: the scheduler's hand-off around a real ORT call. */
+    private record RunnableSession(Runnable run) implements ModelSession {
+        @Override
+        public List<TensorSpec> inputs() {
+            return List.of();
+        }
+
+        @Override
+        public List<TensorSpec> outputs() {
+            return List.of();
+        }
+
+        @Override
+        public List<Tensor> run(List<Tensor> inputs, List<String> outputNames, RunControl control) {
+            run.run();
+            return List.of();
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
+    private String round(String mode, Runnable run, ModelScheduler executor, double length) throws InterruptedException {
         LongAdder runs = new LongAdder();
         CountDownLatch done = new CountDownLatch(clients);
         long cpuBefore = processCpuNanos();
@@ -117,10 +153,7 @@ public final class HandoffCost implements Callable<Integer> {
                         if (executor == null) {
                             run.run();
                         } else {
-                            executor.submit(() -> {
-                                run.run();
-                                return null;
-                            }).join();
+                            executor.submit(null, List.of(), List.of(), 1, 0, Job.NO_DEADLINE).result().join();
                         }
                         runs.increment();
                     }

@@ -4,11 +4,16 @@ import com.fasterxml.jackson.core.JacksonException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import dev.serval.api.Shapes;
+import dev.serval.api.TensorSpec;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalInt;
 import java.util.Set;
 
 /**
@@ -16,27 +21,74 @@ import java.util.Set;
  * tell. Names follow Triton's model configuration where one exists.
  *
  * <pre>
- * labels: labels.txt        # one class label per line, for the classification extension
+ * labels: labels.txt                   # one class label per line, for the classification extension
+ * max_batch_size: 32                   # rows per run; 0 = no batch dimension (default: 32 when every
+ *                                      #   input and output has a variable first dimension, else 0)
+ * dynamic_batching:
+ *   max_queue_delay_microseconds: 500  # how long the oldest request may wait for a batch to fill
+ *   preferred_batch_size: [8, 16]      # run as soon as one of these is reached
+ *   max_queue_size: 1024               # waiting requests beyond this are refused (429)
+ *   default_timeout_microseconds: 0    # deadline when the request sets none; 0 = none
+ *   priority_levels: 2                 # request parameter priority: 1 (highest) .. levels
+ *   default_priority_level: 2          # the level of requests that set none (default: the lowest)
  * instance_group:
- *   count: 1                # concurrent runs of this model (0 = derived from the cores)
+ *   count: 1                           # concurrent runs (default 1)
  * parameters:
- *   intra_op_threads: 2     # threads per run (0 = cores / instances)
+ *   intra_op_threads: 2                # threads per run (default: the server's cores / instances)
+ * fallback:
+ *   model: iris_small                  # a cheaper model that takes over when the queue is slow
+ *   queue_wait_budget_microseconds: 5000
  * </pre>
  *
  * <p>Immutable; validated as it is read, and every error names the setting, the value and what
- * was expected.
+ * was expected. Defaults live in {@link #DEFAULTS} and {@link DynamicBatching#DEFAULTS}.
  *
- * @param labelsFile     the labels file relative to the model's folder, if any
- * @param instanceCount  concurrent runs, or 0 to derive from the cores
- * @param intraOpThreads threads per run, or 0 to derive from the cores and instances
- * @param queueCapacity  requests that may wait for an instance before new ones are refused
+ * @param labelsFile      the labels file relative to the model's folder, if any
+ * @param maxBatchSize    rows per run, or empty to derive it from the model
+ * @param dynamicBatching queueing and batching settings
+ * @param instanceCount   concurrent runs, or 0 for the default (1)
+ * @param intraOpThreads  threads per run, or 0 to derive from the cores and instances
+ * @param fallback        the model to degrade to under load, if any
  */
-public record ModelConfig(Optional<String> labelsFile, int instanceCount, int intraOpThreads, int queueCapacity) {
+public record ModelConfig(Optional<String> labelsFile, OptionalInt maxBatchSize, DynamicBatching dynamicBatching,
+                          int instanceCount, int intraOpThreads, Optional<Fallback> fallback) {
+
+    /** The batch size used when the model has a batch dimension and the config names none. */
+    public static final int DEFAULT_MAX_BATCH_SIZE = 32;
 
     /** The configuration of a model that has no config file. */
-    public static final ModelConfig DEFAULTS = new ModelConfig(Optional.empty(), 0, 0, 256);
+    public static final ModelConfig DEFAULTS = new ModelConfig(Optional.empty(), OptionalInt.empty(),
+            DynamicBatching.DEFAULTS, 0, 0, Optional.empty());
 
-    private static final Set<String> TOP_LEVEL = Set.of("labels", "instance_group", "parameters");
+    /**
+     * @param maxQueueDelayMicros  how long the oldest request may wait for a batch to fill
+     * @param preferredBatchSizes  sizes run as soon as reached
+     * @param maxQueueSize         requests that may wait
+     * @param defaultTimeoutMicros deadline for requests that set none, 0 for none
+     * @param priorityLevels       priority levels, at least 1
+     * @param defaultPriorityLevel level of requests that set none, 1..priorityLevels
+     */
+    public record DynamicBatching(long maxQueueDelayMicros, List<Integer> preferredBatchSizes, int maxQueueSize,
+                                  long defaultTimeoutMicros, int priorityLevels, int defaultPriorityLevel) {
+        /** Small delay (never TorchServe's 100 ms), bounded queue, no deadline, one level. */
+        public static final DynamicBatching DEFAULTS = new DynamicBatching(500, List.of(), 1024, 0, 1, 1);
+
+        public DynamicBatching {
+            preferredBatchSizes = List.copyOf(preferredBatchSizes);
+        }
+    }
+
+    /**
+     * @param model                    the model to send requests to while degraded
+     * @param queueWaitBudgetMicros    degrade when the oldest queued request has waited longer
+     */
+    public record Fallback(String model, long queueWaitBudgetMicros) {
+    }
+
+    private static final Set<String> TOP_LEVEL = Set.of("labels", "max_batch_size", "dynamic_batching",
+            "instance_group", "parameters", "fallback");
+    private static final Set<String> BATCHING = Set.of("max_queue_delay_microseconds", "preferred_batch_size",
+            "max_queue_size", "default_timeout_microseconds", "priority_levels", "default_priority_level");
 
     /**
      * Reads a config file; YAML unless its name ends in {@code .json}.
@@ -66,7 +118,7 @@ public record ModelConfig(Optional<String> labelsFile, int instanceCount, int in
         settings.rejectUnknown("", root, TOP_LEVEL);
 
         Optional<String> labels = Optional.empty();
-        if (root.has("labels")) {
+        if (root.hasNonNull("labels")) {
             JsonNode node = root.get("labels");
             if (!node.isTextual() || node.asText().isBlank()) {
                 throw settings.error("labels", node, "a file name relative to the model's folder");
@@ -74,8 +126,14 @@ public record ModelConfig(Optional<String> labelsFile, int instanceCount, int in
             labels = Optional.of(node.asText());
         }
 
+        OptionalInt maxBatchSize = root.hasNonNull("max_batch_size")
+                ? OptionalInt.of(settings.integer("max_batch_size", root.get("max_batch_size"), 0, 1 << 20, 0))
+                : OptionalInt.empty();
+
+        DynamicBatching batching = dynamicBatching(settings, root.get("dynamic_batching"), maxBatchSize);
+
         int instances = DEFAULTS.instanceCount();
-        if (root.has("instance_group")) {
+        if (root.hasNonNull("instance_group")) {
             JsonNode group = root.get("instance_group");
             settings.requireObject("instance_group", group);
             settings.rejectUnknown("instance_group.", group, Set.of("count"));
@@ -83,13 +141,97 @@ public record ModelConfig(Optional<String> labelsFile, int instanceCount, int in
         }
 
         int threads = DEFAULTS.intraOpThreads();
-        if (root.has("parameters")) {
+        if (root.hasNonNull("parameters")) {
             JsonNode parameters = root.get("parameters");
             settings.requireObject("parameters", parameters);
             settings.rejectUnknown("parameters.", parameters, Set.of("intra_op_threads"));
             threads = settings.integer("parameters.intra_op_threads", parameters.get("intra_op_threads"), 0, 256, threads);
         }
-        return new ModelConfig(labels, instances, threads, DEFAULTS.queueCapacity());
+
+        Optional<Fallback> fallback = Optional.empty();
+        if (root.hasNonNull("fallback")) {
+            JsonNode node = root.get("fallback");
+            settings.requireObject("fallback", node);
+            settings.rejectUnknown("fallback.", node, Set.of("model", "queue_wait_budget_microseconds"));
+            JsonNode model = node.get("model");
+            if (model == null || !model.isTextual() || !ModelRepository.isValidModelName(model.asText())) {
+                throw settings.error("fallback.model", model, "the name of another model in the repository");
+            }
+            JsonNode budget = node.get("queue_wait_budget_microseconds");
+            if (budget == null) {
+                throw settings.error("fallback.queue_wait_budget_microseconds", null,
+                        "how long the oldest request may wait before requests go to the fallback");
+            }
+            fallback = Optional.of(new Fallback(model.asText(),
+                    settings.longInteger("fallback.queue_wait_budget_microseconds", budget, 1, 3_600_000_000L, 0)));
+        }
+        return new ModelConfig(labels, maxBatchSize, batching, instances, threads, fallback);
+    }
+
+    private static DynamicBatching dynamicBatching(Settings settings, JsonNode node, OptionalInt maxBatchSize)
+            throws InvalidConfigException {
+        DynamicBatching d = DynamicBatching.DEFAULTS;
+        if (node == null || node.isNull()) {
+            return d;
+        }
+        String p = "dynamic_batching.";
+        settings.requireObject("dynamic_batching", node);
+        settings.rejectUnknown(p, node, BATCHING);
+        long delay = settings.longInteger(p + "max_queue_delay_microseconds", node.get("max_queue_delay_microseconds"),
+                0, 10_000_000, d.maxQueueDelayMicros());
+        List<Integer> preferred = new ArrayList<>();
+        JsonNode sizes = node.get("preferred_batch_size");
+        if (sizes != null && !sizes.isNull()) {
+            if (!sizes.isArray()) {
+                throw settings.error(p + "preferred_batch_size", sizes, "a list of batch sizes, e.g. [8, 16]");
+            }
+            for (JsonNode size : sizes) {
+                int value = settings.integer(p + "preferred_batch_size", size, 1, 1 << 20, 0);
+                if (maxBatchSize.isPresent() && value > maxBatchSize.getAsInt()) {
+                    throw settings.error(p + "preferred_batch_size", size,
+                            "sizes no larger than max_batch_size " + maxBatchSize.getAsInt());
+                }
+                preferred.add(value);
+            }
+        }
+        int queueSize = settings.integer(p + "max_queue_size", node.get("max_queue_size"), 1, 1 << 20, d.maxQueueSize());
+        long timeout = settings.longInteger(p + "default_timeout_microseconds", node.get("default_timeout_microseconds"),
+                0, 3_600_000_000L, d.defaultTimeoutMicros());
+        int levels = settings.integer(p + "priority_levels", node.get("priority_levels"), 1, 16, d.priorityLevels());
+        int defaultLevel = settings.integer(p + "default_priority_level", node.get("default_priority_level"),
+                1, levels, levels);
+        return new DynamicBatching(delay, preferred, queueSize, timeout, levels, defaultLevel);
+    }
+
+    /**
+     * The rows per run for a model with these inputs and outputs: the configured value, checked
+     * against the model, or the default when every input and output has a variable first dimension.
+     *
+     * @return 0 when requests run one at a time (no batch dimension)
+     * @throws InvalidConfigException if max_batch_size is set on a model without a batch dimension
+     */
+    public int effectiveMaxBatchSize(List<TensorSpec> inputs, List<TensorSpec> outputs) throws InvalidConfigException {
+        TensorSpec fixed = null;
+        for (List<TensorSpec> specs : List.of(inputs, outputs)) {
+            for (TensorSpec spec : specs) {
+                if (!spec.hasVariableFirstDimension() && fixed == null) {
+                    fixed = spec;
+                }
+            }
+        }
+        int configured = maxBatchSize.orElse(fixed == null ? DEFAULT_MAX_BATCH_SIZE : 0);
+        if (maxBatchSize.isPresent() && configured > 0 && fixed != null) {
+            throw new InvalidConfigException("setting 'max_batch_size' is " + configured + ", but '" + fixed.name()
+                    + "' has shape " + Shapes.format(fixed.shape())
+                    + " with a fixed first dimension; use max_batch_size: 0 for a model without a batch dimension");
+        }
+        for (int size : dynamicBatching.preferredBatchSizes()) {
+            if (size > configured) {
+                throw new InvalidConfigException("setting 'dynamic_batching.preferred_batch_size' has " + size
+                        + ", larger than the model's max_batch_size " + configured);
+            }
+        }
+        return configured;
     }
 
     /** Reads settings out of a JSON tree with errors that name them. */
@@ -103,26 +245,30 @@ public record ModelConfig(Optional<String> labelsFile, int instanceCount, int in
 
         void rejectUnknown(String prefix, JsonNode node, Set<String> known) throws InvalidConfigException {
             for (Map.Entry<String, JsonNode> entry : node.properties()) {
-                String key = entry.getKey();
-                if (!known.contains(key)) {
-                    throw new InvalidConfigException(source + ": unknown setting '" + prefix + key
+                if (!known.contains(entry.getKey())) {
+                    throw new InvalidConfigException(source + ": unknown setting '" + prefix + entry.getKey()
                             + "'; expected one of " + known.stream().sorted().map(k -> prefix + k).toList());
                 }
             }
         }
 
         int integer(String name, JsonNode node, int min, int max, int fallback) throws InvalidConfigException {
+            return (int) longInteger(name, node, min, max, fallback);
+        }
+
+        long longInteger(String name, JsonNode node, long min, long max, long fallback) throws InvalidConfigException {
             if (node == null || node.isNull()) {
                 return fallback;
             }
-            if (!node.canConvertToInt() || !node.isIntegralNumber() || node.asInt() < min || node.asInt() > max) {
+            if (!node.isIntegralNumber() || !node.canConvertToLong() || node.asLong() < min || node.asLong() > max) {
                 throw error(name, node, "an integer from " + min + " to " + max);
             }
-            return node.asInt();
+            return node.asLong();
         }
 
         InvalidConfigException error(String name, JsonNode value, String expected) {
-            return new InvalidConfigException(source + ": setting '" + name + "' is " + value + "; expected " + expected);
+            return new InvalidConfigException(source + ": setting '" + name + "' is " + (value == null ? "missing" : value)
+                    + "; expected " + expected);
         }
     }
 }

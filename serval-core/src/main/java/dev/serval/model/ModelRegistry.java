@@ -5,7 +5,10 @@ import dev.serval.runtime.ModelLoadException;
 import dev.serval.runtime.ModelRuntime;
 import dev.serval.runtime.ModelSession;
 import dev.serval.runtime.SessionSettings;
-import dev.serval.schedule.ModelExecutor;
+import dev.serval.metrics.ModelMetrics;
+import dev.serval.metrics.ServalMetrics;
+import dev.serval.schedule.ModelScheduler;
+import dev.serval.schedule.SchedulerSettings;
 import dev.serval.schedule.ServalThreads;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -20,6 +23,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.SortedMap;
 import java.util.TreeMap;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,7 +41,11 @@ public final class ModelRegistry implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ModelRegistry.class);
 
     private final ModelRepository repository;
-    private final Map<String, Entry> models;
+    private final RegistryOptions options;
+    private final ServalMetrics metrics;
+    private final ScheduledExecutorService deadlines;
+    private final Map<String, ModelConfig.Fallback> fallbacks = new LinkedHashMap<>();
+    private volatile Map<String, Entry> models = Map.of();
 
     /** A model: its loaded versions and what failed. */
     private record Entry(String name, SortedMap<Long, ModelVersion> ready, List<ModelStatus> failures) {
@@ -44,9 +54,19 @@ public final class ModelRegistry implements AutoCloseable {
         }
     }
 
-    private ModelRegistry(ModelRepository repository, Map<String, Entry> models) {
+    private ModelRegistry(ModelRepository repository, RegistryOptions options, ServalMetrics metrics) {
         this.repository = repository;
-        this.models = models;
+        this.options = options;
+        this.metrics = metrics;
+        ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, ServalThreads.platform("serval-deadlines"));
+        timer.setRemoveOnCancelPolicy(true);
+        this.deadlines = timer;
+    }
+
+    /** {@link #load(ModelRepository, ModelRuntime, RegistryOptions, ServalMetrics)} without JVM metrics. */
+    public static ModelRegistry load(ModelRepository repository, ModelRuntime runtime, RegistryOptions options)
+            throws IOException {
+        return load(repository, runtime, options, ServalMetrics.withoutJvm());
     }
 
     /**
@@ -54,17 +74,19 @@ public final class ModelRegistry implements AutoCloseable {
      *
      * @throws IOException if the repository itself cannot be listed
      */
-    public static ModelRegistry load(ModelRepository repository, ModelRuntime runtime, RegistryOptions options)
-            throws IOException {
+    public static ModelRegistry load(ModelRepository repository, ModelRuntime runtime, RegistryOptions options,
+                                     ServalMetrics metrics) throws IOException {
+        ModelRegistry registry = new ModelRegistry(repository, options, metrics);
         Map<String, Entry> models = new LinkedHashMap<>();
         for (ModelRepository.Source source : repository.scan()) {
-            models.put(source.name(), loadModel(repository, runtime, options, source));
+            models.put(source.name(), registry.loadModel(runtime, source));
         }
-        return new ModelRegistry(repository, Collections.unmodifiableMap(models));
+        registry.models = Collections.unmodifiableMap(models);
+        registry.checkFallbacks();
+        return registry;
     }
 
-    private static Entry loadModel(ModelRepository repository, ModelRuntime runtime, RegistryOptions options,
-                                   ModelRepository.Source source) {
+    private Entry loadModel(ModelRuntime runtime, ModelRepository.Source source) {
         String name = source.name();
         SortedMap<Long, ModelVersion> ready = new TreeMap<>();
         List<ModelStatus> failures = new ArrayList<>();
@@ -77,10 +99,17 @@ public final class ModelRegistry implements AutoCloseable {
         List<String> labels;
         try {
             config = source.configFile().isPresent() ? ModelConfig.read(source.configFile().get()) : ModelConfig.DEFAULTS;
-            labels = readLabels(repository, source.directory(), config);
+            labels = readLabels(source.directory(), config);
         } catch (InvalidConfigException e) {
             fail(failures, name, "", e.getMessage());
             return entry;
+        }
+        if (config.fallback().isPresent()) {
+            if (config.fallback().get().model().equals(name)) {
+                fail(failures, name, "", "setting 'fallback.model' names the model itself; name a cheaper model");
+                return entry;
+            }
+            fallbacks.put(name, config.fallback().get());
         }
         int instances = config.instanceCount() > 0 ? config.instanceCount() : 1;
         int threads = config.intraOpThreads() > 0 ? config.intraOpThreads() : Math.max(1, options.cpuBudget() / instances);
@@ -101,16 +130,42 @@ public final class ModelRegistry implements AutoCloseable {
                 fail(failures, name, String.valueOf(number), e.getMessage());
                 continue;
             }
+            int maxBatchSize;
+            try {
+                maxBatchSize = config.effectiveMaxBatchSize(session.inputs(), session.outputs());
+            } catch (InvalidConfigException e) {
+                session.close();
+                fail(failures, name, String.valueOf(number), e.getMessage());
+                continue;
+            }
             String id = name + ":" + number;
-            ModelExecutor executor = new ModelExecutor(id, instances, config.queueCapacity(),
-                    ServalThreads.platform("serval-" + name + "-v" + number));
-            ready.put(number, new ModelVersion(name, number, runtime.platform(), session, executor, labels,
-                    entry::readyVersions));
-            log.info("loaded model {} in {} ms: {} instance(s) x {} thread(s), inputs {}, outputs {}", id,
+            ModelConfig.DynamicBatching batching = config.dynamicBatching();
+            SchedulerSettings schedule = new SchedulerSettings(instances, maxBatchSize,
+                    TimeUnit.MICROSECONDS.toNanos(batching.maxQueueDelayMicros()), batching.preferredBatchSizes(),
+                    batching.maxQueueSize(), batching.priorityLevels());
+            ModelScheduler[] scheduler = new ModelScheduler[1];
+            ModelMetrics modelMetrics = metrics.forModel(name, String.valueOf(number), () -> scheduler[0].queueDepth());
+            scheduler[0] = new ModelScheduler(id, session, schedule, options.ticker(),
+                    ServalThreads.platform("serval-" + name + "-v" + number), deadlines, modelMetrics);
+            ready.put(number, new ModelVersion(name, number, runtime.platform(), session, scheduler[0], maxBatchSize,
+                    config, labels, entry::readyVersions, options.ticker(), modelMetrics,
+                    fallback -> resolve(fallback, null)));
+            log.info("loaded model {} in {} ms: {} instance(s) x {} thread(s), {}, inputs {}, outputs {}", id,
                     (System.nanoTime() - started) / 1_000_000, instances, threads,
+                    maxBatchSize > 1 ? "batches of up to " + maxBatchSize : "no batching",
                     InputValidator.describe(session.inputs()), InputValidator.describe(session.outputs()));
         }
         return entry;
+    }
+
+    /** A fallback that names no model of the repository can never take over: say so at start. */
+    private void checkFallbacks() {
+        fallbacks.forEach((model, fallback) -> {
+            if (!models.containsKey(fallback.model())) {
+                log.warn("model {} names fallback '{}', which is not in the repository; it will not degrade",
+                        model, fallback.model());
+            }
+        });
     }
 
     private static void fail(List<ModelStatus> failures, String name, String version, String reason) {
@@ -118,7 +173,7 @@ public final class ModelRegistry implements AutoCloseable {
         failures.add(new ModelStatus(name, version, ModelStatus.UNAVAILABLE, Optional.of(reason)));
     }
 
-    private static List<String> readLabels(ModelRepository repository, Path directory, ModelConfig config)
+    private List<String> readLabels(Path directory, ModelConfig config)
             throws InvalidConfigException {
         if (config.labelsFile().isEmpty()) {
             return List.of();
@@ -206,7 +261,9 @@ public final class ModelRegistry implements AutoCloseable {
         for (Entry entry : models.values()) {
             for (ModelVersion version : entry.ready().values()) {
                 version.close();
+                metrics.remove(version.name(), version.version());
             }
         }
+        deadlines.shutdownNow();
     }
 }

@@ -1,5 +1,6 @@
 package dev.serval.model;
 
+import dev.serval.api.ErrorCode;
 import dev.serval.api.InferenceRequest;
 import dev.serval.api.InferenceResponse;
 import dev.serval.api.ModelMetadata;
@@ -8,42 +9,84 @@ import dev.serval.api.RequestedOutput;
 import dev.serval.api.ServalException;
 import dev.serval.api.Tensor;
 import dev.serval.api.TensorSpec;
+import dev.serval.metrics.ModelMetrics;
 import dev.serval.runtime.ModelSession;
-import dev.serval.schedule.ModelExecutor;
+import dev.serval.schedule.Job;
+import dev.serval.schedule.ModelScheduler;
+import dev.serval.schedule.Ticker;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
 import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * One loaded version of a model: its session, the threads that run it, and what it declares.
+ * One loaded version of a model: its session, its scheduler, and what it declares.
  *
- * <p>Thread-safe. {@link #infer} blocks until the answer is ready and is meant for request threads
- * (virtual threads park cheaply); the model itself runs on the executor's platform threads.
+ * <p>{@link #infer} validates a request against the model, reads its schedule policy (request
+ * parameters {@code priority}, 1 the highest, and {@code timeout} in microseconds, as in Triton),
+ * queues it and parks until the answer. It is meant for request threads: virtual threads park
+ * cheaply, and the model runs on the scheduler's platform threads.
+ *
+ * <p>Graceful degradation: with a {@code fallback} configured, when the oldest queued request has
+ * waited past the budget, new requests go to the fallback model and their responses carry the
+ * parameter {@code degraded: true}; once this model's queue has drained, traffic returns. A
+ * request the fallback cannot take (outputs it lacks, its queue full, not loaded) is served here:
+ * no request fails because of the switch.
+ *
+ * <p>Thread-safe.
  */
 public final class ModelVersion implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ModelVersion.class);
+
+    /** Request parameter: priority level, 1 the highest, 0 the model's default. */
+    public static final String PRIORITY = "priority";
+    /** Request parameter: deadline in microseconds from arrival, 0 the model's default. */
+    public static final String TIMEOUT = "timeout";
+    /** Response parameter set when the fallback model answered. */
+    public static final String DEGRADED = "degraded";
+
     private final String name;
     private final long version;
     private final String platform;
     private final ModelSession session;
-    private final ModelExecutor executor;
+    private final ModelScheduler scheduler;
+    private final int maxBatchSize;
+    private final ModelConfig.DynamicBatching policy;
     private final List<String> labels;
     private final Supplier<List<String>> availableVersions;
     private final List<String> allOutputNames;
+    private final Ticker ticker;
+    private final ModelMetrics metrics;
+    private final Optional<ModelConfig.Fallback> fallback;
+    private final Function<String, ModelVersion> models;
+    private volatile boolean degraded;
 
-    ModelVersion(String name, long version, String platform, ModelSession session, ModelExecutor executor,
-                 List<String> labels, Supplier<List<String>> availableVersions) {
+    ModelVersion(String name, long version, String platform, ModelSession session, ModelScheduler scheduler,
+                 int maxBatchSize, ModelConfig config, List<String> labels, Supplier<List<String>> availableVersions,
+                 Ticker ticker, ModelMetrics metrics, Function<String, ModelVersion> models) {
         this.name = name;
         this.version = version;
         this.platform = platform;
         this.session = session;
-        this.executor = executor;
+        this.scheduler = scheduler;
+        this.maxBatchSize = maxBatchSize;
+        this.policy = config.dynamicBatching();
         this.labels = List.copyOf(labels);
         this.availableVersions = availableVersions;
         this.allOutputNames = session.outputs().stream().map(TensorSpec::name).toList();
+        this.ticker = ticker;
+        this.metrics = metrics;
+        this.fallback = config.fallback();
+        this.models = models;
     }
 
     public String name() {
@@ -63,6 +106,11 @@ public final class ModelVersion implements AutoCloseable {
         return session.outputs();
     }
 
+    /** Rows per run; 0 when the model has no batch dimension. */
+    public int maxBatchSize() {
+        return maxBatchSize;
+    }
+
     /** The protocol's model metadata for this version. */
     public ModelMetadata metadata() {
         return new ModelMetadata(name, availableVersions.get(), platform, session.inputs(), session.outputs());
@@ -70,22 +118,70 @@ public final class ModelVersion implements AutoCloseable {
 
     /** Requests waiting for an instance. */
     public int queueDepth() {
-        return executor.queueDepth();
+        return scheduler.queueDepth();
+    }
+
+    /** True while new requests are being sent to the fallback model. */
+    public boolean isDegraded() {
+        return degraded;
     }
 
     /**
-     * Validates the request against the model, runs it, and returns the outputs asked for.
-     *
-     * @throws ServalException INVALID_ARGUMENT for inputs or outputs that do not fit the model,
-     *                         RESOURCE_EXHAUSTED when the queue is full, INTERNAL when the runtime fails
+     * Announces a request on its way (the transport has found the model and is decoding), so a
+     * forming batch can wait for it; its start time is the request's arrival. Close it, or pass it
+     * to {@link #infer(InferenceRequest, ModelScheduler.Arrival)}.
      */
+    public ModelScheduler.Arrival arrive() {
+        return scheduler.arrive();
+    }
+
+    /** {@link #infer(InferenceRequest, ModelScheduler.Arrival)} for a request that arrives now. */
     public InferenceResponse infer(InferenceRequest request) {
+        try (ModelScheduler.Arrival arrival = arrive()) {
+            return infer(request, arrival);
+        }
+    }
+
+    /**
+     * Validates the request against the model, queues it, waits for its run and returns the
+     * outputs asked for.
+     *
+     * @throws ServalException INVALID_ARGUMENT for inputs, outputs or parameters that do not fit
+     *                         the model, RESOURCE_EXHAUSTED when the queue is full,
+     *                         DEADLINE_EXCEEDED when the timeout passes first, INTERNAL when the
+     *                         runtime fails
+     */
+    public InferenceResponse infer(InferenceRequest request, ModelScheduler.Arrival arrival) {
+        ErrorCode outcome = ErrorCode.INTERNAL;
+        try {
+            InferenceResponse response = degrade()
+                    ? viaFallback(request, arrival)
+                    : serve(request, arrival, arrival.startedNanos());
+            outcome = null;
+            return response;
+        } catch (ServalException e) {
+            outcome = e.code();
+            throw e;
+        } finally {
+            metrics.request(ticker.nanoTime() - arrival.startedNanos(), outcome);
+        }
+    }
+
+    /**
+     * @param arrival the arrival announced to this model's scheduler, or null
+     * @param arrived when the request arrived, for its deadline
+     */
+    private InferenceResponse serve(InferenceRequest request, ModelScheduler.Arrival arrival, long arrived) {
         List<Tensor> inputs = InputValidator.validate(name, session.inputs(), request.inputs());
         List<RequestedOutput> requested = request.outputs();
         List<String> outputNames = requested.isEmpty() ? allOutputNames : outputNames(requested);
         int[] topK = classification(requested);
+        int rows = rows(inputs);
+        int level = priorityLevel(request.parameters());
+        long deadline = deadline(request.parameters(), arrived);
 
-        List<Tensor> outputs = await(executor.submit(() -> session.run(inputs, outputNames)));
+        Job job = scheduler.submit(arrival, inputs, outputNames, rows, level, deadline);
+        List<Tensor> outputs = await(job, deadline);
 
         if (topK != null) {
             List<Tensor> classified = new ArrayList<>(outputs.size());
@@ -95,6 +191,100 @@ public final class ModelVersion implements AutoCloseable {
             outputs = classified;
         }
         return new InferenceResponse(name, version(), request.id(), Parameters.empty(), outputs);
+    }
+
+    /** Decides, and logs when it changes, whether new requests go to the fallback. */
+    private boolean degrade() {
+        if (fallback.isEmpty()) {
+            return false;
+        }
+        if (!degraded) {
+            long waited = scheduler.oldestWaitNanos();
+            if (waited > TimeUnit.MICROSECONDS.toNanos(fallback.get().queueWaitBudgetMicros())) {
+                degraded = true;
+                log.warn("model {}:{} degrades to '{}': its oldest request has waited {} us, past the budget of {} us",
+                        name, version, fallback.get().model(), waited / 1000, fallback.get().queueWaitBudgetMicros());
+            }
+        } else if (scheduler.queueDepth() == 0) {
+            degraded = false;
+            log.info("model {}:{} serves again: its queue has drained", name, version);
+        }
+        return degraded;
+    }
+
+    /** Records a request that failed before {@link #infer} (its body could not be read or decoded). */
+    public void failed(ModelScheduler.Arrival arrival, ErrorCode code) {
+        metrics.request(ticker.nanoTime() - arrival.startedNanos(), code);
+    }
+
+    private InferenceResponse viaFallback(InferenceRequest request, ModelScheduler.Arrival arrival) {
+        long arrived = arrival.startedNanos();
+        ModelVersion other;
+        try {
+            other = models.apply(fallback.get().model());
+        } catch (ServalException e) {
+            return serve(request, arrival, arrived);
+        }
+        if (other == this) {
+            return serve(request, arrival, arrived);
+        }
+        arrival.close(); // it will not queue here, so batches forming here need not wait for it
+        InferenceResponse answer;
+        try {
+            answer = other.serve(request, null, arrived);
+        } catch (ServalException e) {
+            if (e.code() == ErrorCode.DEADLINE_EXCEEDED || e.code() == ErrorCode.INTERNAL) {
+                throw e;
+            }
+            // The fallback could not take it (outputs it lacks, full, unloaded): this model can.
+            return serve(request, null, arrived);
+        }
+        metrics.degraded(other.name());
+        Parameters parameters = answer.parameters().with(DEGRADED, Boolean.TRUE)
+                .with("fallback_model", other.name()).with("fallback_version", other.version());
+        return new InferenceResponse(name, version(), answer.id(), parameters, answer.outputs());
+    }
+
+    private int rows(List<Tensor> inputs) {
+        if (maxBatchSize == 0 || inputs.isEmpty()) {
+            return 1;
+        }
+        long rows = inputs.get(0).shape()[0];
+        for (Tensor input : inputs) {
+            if (input.shape()[0] != rows) {
+                throw ServalException.invalidArgument("input '%s' has %d rows but input '%s' has %d; "
+                        + "every input's first (batch) dimension must agree", input.name(), input.shape()[0],
+                        inputs.get(0).name(), rows);
+            }
+        }
+        if (rows > maxBatchSize) {
+            throw ServalException.invalidArgument("the request has a batch of %d but model '%s' takes at most %d "
+                    + "(max_batch_size); split it", rows, name, maxBatchSize);
+        }
+        return (int) rows;
+    }
+
+    private int priorityLevel(Parameters parameters) {
+        OptionalLong priority = parameters.getLong(PRIORITY);
+        long level = priority.isEmpty() || priority.getAsLong() == 0 ? policy.defaultPriorityLevel() : priority.getAsLong();
+        if (level < 1 || level > policy.priorityLevels()) {
+            throw ServalException.invalidArgument("parameter 'priority' is %d but model '%s' has priority levels "
+                    + "1 (highest) to %d, or 0 for the default", priority.getAsLong(), name, policy.priorityLevels());
+        }
+        return (int) level - 1;
+    }
+
+    private long deadline(Parameters parameters, long arrived) {
+        OptionalLong timeout = parameters.getLong(TIMEOUT);
+        if (timeout.isPresent() && timeout.getAsLong() < 0) {
+            throw ServalException.invalidArgument("parameter 'timeout' is %d; expected microseconds >= 0 "
+                    + "(0 for the model's default)", timeout.getAsLong());
+        }
+        long micros = timeout.isPresent() && timeout.getAsLong() > 0 ? timeout.getAsLong() : policy.defaultTimeoutMicros();
+        if (micros == 0) {
+            return Job.NO_DEADLINE;
+        }
+        return arrived + TimeUnit.MICROSECONDS.toNanos(Math.min(micros, TimeUnit.DAYS.toMicros(1)));
     }
 
     private List<String> outputNames(List<RequestedOutput> requested) {
@@ -110,7 +300,7 @@ public final class ModelVersion implements AutoCloseable {
             }
             names.add(output.name());
         }
-        return names;
+        return List.copyOf(names);
     }
 
     /** Top-k per requested output, or null when no output asks for classification. */
@@ -118,7 +308,7 @@ public final class ModelVersion implements AutoCloseable {
         int[] topK = null;
         for (int i = 0; i < requested.size(); i++) {
             RequestedOutput output = requested.get(i);
-            var k = output.parameters().getLong(Classification.PARAMETER);
+            OptionalLong k = output.parameters().getLong(Classification.PARAMETER);
             if (k.isPresent()) {
                 if (topK == null) {
                     topK = new int[requested.size()];
@@ -129,12 +319,19 @@ public final class ModelVersion implements AutoCloseable {
         return topK;
     }
 
-    private <T> T await(CompletableFuture<T> future) {
+    private List<Tensor> await(Job job, long deadline) {
         try {
-            return future.get();
+            if (deadline == Job.NO_DEADLINE) {
+                return job.result().get();
+            }
+            return job.result().get(Math.max(0, deadline - ticker.nanoTime()), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            job.abandon();
+            throw new ServalException(ErrorCode.DEADLINE_EXCEEDED,
+                    "model '" + name + "' did not answer before the request's timeout");
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            future.cancel(false);
+            job.abandon();
             throw ServalException.unavailable("request to model '%s' was interrupted", name);
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
@@ -148,7 +345,7 @@ public final class ModelVersion implements AutoCloseable {
     /** Lets queued work finish, then releases the session's native memory. */
     @Override
     public void close() {
-        executor.close();
+        scheduler.close();
         session.close();
     }
 

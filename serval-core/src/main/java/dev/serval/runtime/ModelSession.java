@@ -25,9 +25,17 @@ public interface ModelSession extends AutoCloseable {
      * @param inputs      one tensor per declared input, already validated against {@link #inputs()}
      * @param outputNames the outputs to compute, each one declared; the result follows this order
      * @return the outputs; the caller owns them (they hold no native memory)
-     * @throws dev.serval.api.ServalException INTERNAL when the runtime fails
+     * @param control     lets another thread stop the run (a deadline passed); null when the run
+     *                    cannot be cancelled
+     * @throws dev.serval.api.ServalException INTERNAL when the runtime fails, DEADLINE_EXCEEDED
+     *                                        when {@code control} cancelled the run
      */
-    List<Tensor> run(List<Tensor> inputs, List<String> outputNames);
+    List<Tensor> run(List<Tensor> inputs, List<String> outputNames, RunControl control);
+
+    /** A run that cannot be cancelled. */
+    default List<Tensor> run(List<Tensor> inputs, List<String> outputNames) {
+        return run(inputs, outputNames, null);
+    }
 
     /** Releases native memory. Idempotent. */
     @Override

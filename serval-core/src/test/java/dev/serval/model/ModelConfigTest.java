@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Optional;
+import java.util.OptionalInt;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -44,7 +45,7 @@ class ModelConfigTest {
         assertThat(config.labelsFile()).contains("labels.txt");
         assertThat(config.instanceCount()).isEqualTo(2);
         assertThat(config.intraOpThreads()).isEqualTo(3);
-        assertThat(config.queueCapacity()).isEqualTo(ModelConfig.DEFAULTS.queueCapacity());
+        assertThat(config.dynamicBatching()).isEqualTo(ModelConfig.DynamicBatching.DEFAULTS);
     }
 
     @Test
@@ -52,7 +53,7 @@ class ModelConfigTest {
         ModelConfig config = ModelConfig.read(write("config.json", """
                 {"labels": "classes.txt", "instance_group": {"count": 4}, "parameters": {"intra_op_threads": 1}}
                 """));
-        assertThat(config).isEqualTo(new ModelConfig(Optional.of("classes.txt"), 4, 1, 256));
+        assertThat(config).isEqualTo(new ModelConfig(Optional.of("classes.txt"), OptionalInt.empty(), ModelConfig.DynamicBatching.DEFAULTS, 4, 1, Optional.empty()));
     }
 
     @Test
@@ -106,7 +107,7 @@ class ModelConfigTest {
         assertThat(json("{\"instance_group\": {}, \"parameters\": {}}")).isEqualTo(ModelConfig.DEFAULTS);
         assertThat(json("{\"instance_group\": {\"count\": null}}")).isEqualTo(ModelConfig.DEFAULTS);
         assertThat(json("{\"labels\": \"l.txt\"}"))
-                .isEqualTo(new ModelConfig(Optional.of("l.txt"), 0, 0, 256));
+                .isEqualTo(new ModelConfig(Optional.of("l.txt"), OptionalInt.empty(), ModelConfig.DynamicBatching.DEFAULTS, 0, 0, Optional.empty()));
     }
 
     @Test
@@ -114,7 +115,7 @@ class ModelConfigTest {
         assertThat(ModelConfig.DEFAULTS.labelsFile()).isEmpty();
         assertThat(ModelConfig.DEFAULTS.instanceCount()).isZero();
         assertThat(ModelConfig.DEFAULTS.intraOpThreads()).isZero();
-        assertThat(ModelConfig.DEFAULTS.queueCapacity()).isPositive();
+        assertThat(ModelConfig.DEFAULTS.dynamicBatching().maxQueueSize()).isPositive();
     }
 
     @Test
@@ -166,7 +167,7 @@ class ModelConfigTest {
     }
 
     @ParameterizedTest(name = "labels {0}")
-    @ValueSource(strings = {"1", "true", "[\"a.txt\"]", "{\"file\":\"a.txt\"}", "\"\"", "\"   \"", "null"})
+    @ValueSource(strings = {"1", "true", "[\"a.txt\"]", "{\"file\":\"a.txt\"}", "\"\"", "\"   \""})
     void parse_rejectsLabelsThatAreNotAFileName(String value) {
         assertThatThrownBy(() -> json("{\"labels\": " + value + "}"))
                 .isInstanceOf(InvalidConfigException.class)
@@ -189,7 +190,7 @@ class ModelConfigTest {
         assertThatThrownBy(() -> json("{\"label\": \"labels.txt\"}"))
                 .isInstanceOf(InvalidConfigException.class)
                 .hasMessageContaining("unknown setting 'label'")
-                .hasMessageContaining("[instance_group, labels, parameters]");
+                .hasMessageContaining("[dynamic_batching, fallback, instance_group, labels, max_batch_size, parameters]");
     }
 
     @Test

@@ -1,6 +1,7 @@
 package dev.serval.server;
 
 import dev.serval.api.ServerMetadata;
+import dev.serval.metrics.ServalMetrics;
 import dev.serval.model.ModelRegistry;
 import dev.serval.model.ModelRepository;
 import dev.serval.model.ModelStatus;
@@ -53,17 +54,18 @@ public final class ServalServer implements AutoCloseable {
         long started = System.nanoTime();
         ModelRepository repository = new ModelRepository(options.modelRepository());
         OnnxBackend runtime = new OnnxBackend();
+        ServalMetrics metrics = ServalMetrics.create();
         ModelRegistry registry;
         try {
             registry = ModelRegistry.load(repository, runtime,
-                    new RegistryOptions(options.cpuBudget(), options.allowSpinning()));
+                    new RegistryOptions(options.cpuBudget(), options.allowSpinning()), metrics);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read the model repository " + repository.root(), e);
         }
         try {
             ServerMetadata metadata = new ServerMetadata("serval", version(), EXTENSIONS);
             AccessControl access = new AccessControl(options.inferenceToken(), options.adminToken());
-            HttpTransport http = new HttpTransport(registry, metadata,
+            HttpTransport http = new HttpTransport(registry, metrics, metadata,
                     options.strictReadiness() ? registry::allReady : () -> true,
                     access, options.httpAddress(), options.httpPort(), tls(options), options.maxRequestBytes()).start();
             ServalServer server = new ServalServer(runtime, registry, http, options);

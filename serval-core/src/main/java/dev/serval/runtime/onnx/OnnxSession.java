@@ -10,11 +10,14 @@ import ai.onnxruntime.OrtSession.SessionOptions;
 import ai.onnxruntime.TensorInfo;
 import ai.onnxruntime.ValueInfo;
 import dev.serval.api.DataType;
+import dev.serval.api.ErrorCode;
+import dev.serval.api.ServalException;
 import dev.serval.api.Tensor;
 import dev.serval.api.TensorData;
 import dev.serval.api.TensorSpec;
 import dev.serval.runtime.ModelLoadException;
 import dev.serval.runtime.ModelSession;
+import dev.serval.runtime.RunControl;
 import java.lang.reflect.Array;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -90,17 +93,26 @@ final class OnnxSession implements ModelSession {
     }
 
     @Override
-    public List<Tensor> run(List<Tensor> inputTensors, List<String> outputNames) {
+    public List<Tensor> run(List<Tensor> inputTensors, List<String> outputNames, RunControl control) {
         if (closed) {
             throw new IllegalStateException("session is closed");
         }
         Map<String, OnnxTensor> feed = new HashMap<>(inputTensors.size() * 2);
+        OrtSession.RunOptions options = null;
         try {
             for (Tensor input : inputTensors) {
                 feed.put(input.name(), toOnnx(input));
             }
             Set<String> wanted = new LinkedHashSet<>(outputNames);
-            try (OrtSession.Result result = session.run(feed, wanted)) {
+            if (control != null) {
+                // RunOptions is native: the control guarantees no cancel reaches it once closed.
+                OrtSession.RunOptions runOptions = new OrtSession.RunOptions();
+                options = runOptions;
+                if (!control.attach(() -> terminate(runOptions))) {
+                    throw cancelled();
+                }
+            }
+            try (OrtSession.Result result = options == null ? session.run(feed, wanted) : session.run(feed, wanted, options)) {
                 List<Tensor> out = new ArrayList<>(outputNames.size());
                 for (String name : outputNames) {
                     OnnxValue value = result.get(name).orElseThrow(
@@ -110,12 +122,33 @@ final class OnnxSession implements ModelSession {
                 return out;
             }
         } catch (OrtException e) {
+            if (control != null && control.isCancelled()) {
+                throw cancelled();
+            }
             throw OnnxErrors.runFailed(e);
         } finally {
+            if (control != null) {
+                control.detach();
+            }
+            if (options != null) {
+                options.close();
+            }
             for (OnnxTensor tensor : feed.values()) {
                 tensor.close();
             }
         }
+    }
+
+    private static void terminate(OrtSession.RunOptions options) {
+        try {
+            options.setTerminate(true);
+        } catch (OrtException e) {
+            throw new IllegalStateException("cannot terminate an ONNX Runtime run: " + OnnxErrors.describe(e), e);
+        }
+    }
+
+    private static ServalException cancelled() {
+        return new ServalException(ErrorCode.DEADLINE_EXCEEDED, "the run was stopped: its deadline passed");
     }
 
     private OnnxTensor toOnnx(Tensor tensor) throws OrtException {

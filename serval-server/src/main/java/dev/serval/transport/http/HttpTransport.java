@@ -2,6 +2,7 @@ package dev.serval.transport.http;
 
 import dev.serval.api.ServalException;
 import dev.serval.api.ServerMetadata;
+import dev.serval.metrics.ServalMetrics;
 import dev.serval.model.ModelRegistry;
 import io.helidon.common.tls.Tls;
 import io.helidon.webserver.WebServer;
@@ -24,9 +25,9 @@ public final class HttpTransport implements AutoCloseable {
      * @param tls             TLS settings, or empty for plain HTTP
      * @param maxRequestBytes the largest request body accepted (413 beyond)
      */
-    public HttpTransport(ModelRegistry registry, ServerMetadata metadata, BooleanSupplier ready, AccessControl access,
-                         String host, int port, Optional<Tls> tls, long maxRequestBytes) {
-        RestApi api = new RestApi(registry, metadata, ready, access, maxRequestBytes);
+    public HttpTransport(ModelRegistry registry, ServalMetrics metrics, ServerMetadata metadata, BooleanSupplier ready,
+                         AccessControl access, String host, int port, Optional<Tls> tls, long maxRequestBytes) {
+        RestApi api = new RestApi(registry, metrics, metadata, ready, access, maxRequestBytes);
         WebServerConfig.Builder builder = WebServer.builder()
                 .host(host)
                 .port(port)

@@ -5,14 +5,18 @@ import dev.serval.api.InferenceRequest;
 import dev.serval.api.InferenceResponse;
 import dev.serval.api.ServalException;
 import dev.serval.api.ServerMetadata;
+import dev.serval.metrics.ServalMetrics;
 import dev.serval.model.ModelRegistry;
 import dev.serval.model.ModelStatus;
 import dev.serval.model.ModelVersion;
+import dev.serval.schedule.ModelScheduler;
 import io.helidon.http.HeaderNames;
+import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.helidon.webserver.http.HttpRules;
 import io.helidon.webserver.http.HttpService;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -35,15 +39,19 @@ final class RestApi implements HttpService {
     private static final byte[] READY = "{\"ready\":true}".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] NOT_READY = "{\"ready\":false}".getBytes(StandardCharsets.US_ASCII);
 
+    private static final PrometheusTextFormatWriter METRICS_FORMAT = PrometheusTextFormatWriter.create();
+
     private final ModelRegistry registry;
+    private final ServalMetrics metrics;
     private final BooleanSupplier ready;
     private final AccessControl access;
     private final long maxRequestBytes;
     private final byte[] serverMetadata;
 
-    RestApi(ModelRegistry registry, ServerMetadata server, BooleanSupplier ready, AccessControl access,
-            long maxRequestBytes) {
+    RestApi(ModelRegistry registry, ServalMetrics metrics, ServerMetadata server, BooleanSupplier ready,
+            AccessControl access, long maxRequestBytes) {
         this.registry = registry;
+        this.metrics = metrics;
         this.ready = ready;
         this.access = access;
         this.maxRequestBytes = maxRequestBytes;
@@ -75,6 +83,7 @@ final class RestApi implements HttpService {
                 .post("/v2/models/{model}/infer", this::infer)
                 .post("/v2/models/{model}/versions/{version}/infer", this::infer)
                 .post("/v2/repository/index", this::repositoryIndex)
+                .get("/metrics", this::metrics)
                 .any(this::noRoute);
     }
 
@@ -104,11 +113,28 @@ final class RestApi implements HttpService {
     private void infer(ServerRequest req, ServerResponse res) {
         access.requireInference(req);
         ModelVersion model = resolve(req);
-        byte[] body = readBody(req);
-        InferenceRequest request = JsonRequestDecoder.decode(body, 0, body.length, model.name(), model.version(),
-                model.inputs());
-        InferenceResponse response = model.infer(request);
+        InferenceResponse response;
+        // The arrival tells the model's batcher a request is on its way while the body is read and decoded.
+        try (ModelScheduler.Arrival arrival = model.arrive()) {
+            InferenceRequest request;
+            try {
+                byte[] body = readBody(req);
+                request = JsonRequestDecoder.decode(body, 0, body.length, model.name(), model.version(), model.inputs());
+            } catch (ServalException e) {
+                model.failed(arrival, e.code());
+                throw e;
+            }
+            response = model.infer(request, arrival);
+        }
         json(res, 200, JsonResponseEncoder.inference(response));
+    }
+
+    private void metrics(ServerRequest req, ServerResponse res) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(16 * 1024);
+        METRICS_FORMAT.write(out, metrics.scrape());
+        res.status(200);
+        res.header(HeaderNames.CONTENT_TYPE, METRICS_FORMAT.getContentType());
+        res.send(out.toByteArray());
     }
 
     /** Triton's repository index: every model and version with its state, and why if unavailable. */

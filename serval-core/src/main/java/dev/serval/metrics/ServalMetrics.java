@@ -1,0 +1,102 @@
+package dev.serval.metrics;
+
+import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.GaugeWithCallback;
+import io.prometheus.metrics.core.metrics.Histogram;
+import io.prometheus.metrics.instrumentation.jvm.JvmMetrics;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
+import io.prometheus.metrics.model.snapshots.MetricSnapshots;
+import io.prometheus.metrics.model.snapshots.Unit;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.IntSupplier;
+
+/**
+ * Serval's Prometheus metrics: one registry per server, the JVM's metrics (heap, off-heap buffer
+ * pools, GC pause counts and times, threads, resident memory) and the inference metrics below.
+ *
+ * <pre>
+ * serval_inference_requests_total{model,version,outcome}     outcome: success, invalid, rejected,
+ *                                                             expired, unavailable, failed
+ * serval_inference_request_duration_seconds{model,version}   arrival to answer, every outcome
+ * serval_inference_queue_duration_seconds{model,version}     queued to run start
+ * serval_inference_compute_duration_seconds{model,version}   one run, stacking and splitting included
+ * serval_inference_batch_size{model,version}                 rows per run
+ * serval_inference_queue_depth{model,version}                requests waiting now
+ * serval_inference_degraded_total{model,fallback}            requests answered by the fallback model
+ * </pre>
+ *
+ * <p>Thread-safe.
+ */
+public final class ServalMetrics {
+    static final double[] LATENCY_BUCKETS = {
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+    static final double[] BATCH_BUCKETS = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
+
+    private final PrometheusRegistry registry;
+    final Counter requests;
+    final Histogram requestDuration;
+    final Histogram queueDuration;
+    final Histogram computeDuration;
+    final Histogram batchSize;
+    final Counter degraded;
+    private final Map<List<String>, IntSupplier> queueDepths = new ConcurrentHashMap<>();
+
+    /** A registry with the JVM's metrics and Serval's. */
+    public static ServalMetrics create() {
+        PrometheusRegistry registry = new PrometheusRegistry();
+        JvmMetrics.builder().register(registry);
+        return new ServalMetrics(registry);
+    }
+
+    /** Serval's metrics only, in their own registry (for tests). */
+    public static ServalMetrics withoutJvm() {
+        return new ServalMetrics(new PrometheusRegistry());
+    }
+
+    private ServalMetrics(PrometheusRegistry registry) {
+        this.registry = registry;
+        this.requests = Counter.builder().name("serval_inference_requests_total")
+                .help("Inference requests by model, version and outcome")
+                .labelNames("model", "version", "outcome").register(registry);
+        this.requestDuration = seconds("serval_inference_request_duration_seconds",
+                "Time from a request's arrival to its answer");
+        this.queueDuration = seconds("serval_inference_queue_duration_seconds",
+                "Time a request waited in its model's queue before its run started");
+        this.computeDuration = seconds("serval_inference_compute_duration_seconds",
+                "Time of one run of the model, batch stacking and splitting included");
+        this.batchSize = Histogram.builder().name("serval_inference_batch_size")
+                .help("Rows in each run of the model").classicOnly().classicUpperBounds(BATCH_BUCKETS)
+                .labelNames("model", "version").register(registry);
+        this.degraded = Counter.builder().name("serval_inference_degraded_total")
+                .help("Requests answered by a model's fallback because its queue was too slow")
+                .labelNames("model", "fallback").register(registry);
+        GaugeWithCallback.builder().name("serval_inference_queue_depth")
+                .help("Requests waiting in a model's queue").labelNames("model", "version")
+                .callback(callback -> queueDepths.forEach((labels, depth) ->
+                        callback.call(depth.getAsInt(), labels.get(0), labels.get(1))))
+                .register(registry);
+    }
+
+    private Histogram seconds(String name, String help) {
+        return Histogram.builder().name(name).help(help).unit(Unit.SECONDS).classicOnly()
+                .classicUpperBounds(LATENCY_BUCKETS).labelNames("model", "version").register(registry);
+    }
+
+    /** The handles for one model version; {@code queueDepth} is read at each scrape. */
+    public ModelMetrics forModel(String model, String version, IntSupplier queueDepth) {
+        queueDepths.put(List.of(model, version), queueDepth);
+        return new ModelMetrics(this, model, version);
+    }
+
+    /** Stops reporting a model version's queue depth (it was unloaded). */
+    public void remove(String model, String version) {
+        queueDepths.remove(List.of(model, version));
+    }
+
+    /** A consistent snapshot of every metric, for an exporter. */
+    public MetricSnapshots scrape() {
+        return registry.scrape();
+    }
+}

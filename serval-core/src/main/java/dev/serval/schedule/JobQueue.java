@@ -1,0 +1,240 @@
+package dev.serval.schedule;
+
+import dev.serval.api.ErrorCode;
+import dev.serval.api.ServalException;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.function.Consumer;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The bounded queue of one model version, by priority level, first in first out within a level,
+ * and the dynamic batcher's decision of what to run next.
+ *
+ * <p>Design note: the instances themselves form batches, under the queue's lock: an instance that
+ * becomes free looks at the best waiting request, gathers the requests that can share its run
+ * (same shapes past the batch dimension, same outputs) up to the batch limit, and either takes
+ * them or waits for more. It runs what it has at once when the batch is full, a preferred size is
+ * reached, the oldest request has waited the maximum delay, or no other request is on its way to
+ * this model (counted from the moment the transport has resolved the model until the request is
+ * queued): then waiting could only add latency. Requests whose deadline passed, or whose caller
+ * gave up, are dropped here and never reach the model.
+ *
+ * <p>Thread-safe.
+ */
+final class JobQueue {
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    private final ArrayDeque<Job>[] levels;
+    private final int capacity;
+    private final String model;
+    private int size;
+    private int arriving;
+    private boolean closed;
+
+    @SuppressWarnings("unchecked")
+    JobQueue(String model, int capacity, int priorityLevels) {
+        this.model = model;
+        this.capacity = capacity;
+        this.levels = new ArrayDeque[priorityLevels];
+        for (int i = 0; i < priorityLevels; i++) {
+            levels[i] = new ArrayDeque<>();
+        }
+    }
+
+    /** A request for this model is on its way (decoding). */
+    void arrive() {
+        lock.lock();
+        try {
+            arriving++;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A request that arrived will not be queued after all (it failed before). */
+    void leave() {
+        lock.lock();
+        try {
+            if (--arriving == 0) {
+                changed.signalAll();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Queues a job; {@code arrived} says whether it was counted by {@link #arrive()}.
+     *
+     * @throws ServalException RESOURCE_EXHAUSTED when full, UNAVAILABLE once closed
+     */
+    void offer(Job job, boolean arrived) {
+        lock.lock();
+        try {
+            if (arrived) {
+                arriving--;
+            }
+            if (closed) {
+                throw ServalException.unavailable("model '%s' is shutting down", model);
+            }
+            if (size >= capacity) {
+                throw new ServalException(ErrorCode.RESOURCE_EXHAUSTED, "model '" + model + "' has " + size
+                        + " requests waiting, its limit (max_queue_size); retry later");
+            }
+            levels[job.level].addLast(job);
+            size++;
+            changed.signal();
+            if (arriving == 0) {
+                changed.signalAll();
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    int size() {
+        lock.lock();
+        try {
+            return size;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** How long the longest-waiting request has waited, 0 when none waits. */
+    long oldestWaitNanos(long now) {
+        lock.lock();
+        try {
+            long oldest = Long.MAX_VALUE;
+            for (ArrayDeque<Job> level : levels) {
+                Job head = level.peekFirst();
+                if (head != null) {
+                    oldest = Math.min(oldest, head.enqueuedNanos);
+                }
+            }
+            return oldest == Long.MAX_VALUE ? 0 : Math.max(0, now - oldest);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Blocks until there is something to run and returns it: one job, or several that share a run.
+     *
+     * @param expired receives each job whose deadline passed while it waited (it is removed)
+     * @return the jobs to run together, or null once the queue is closed and empty
+     */
+    List<Job> takeBatch(SchedulerSettings settings, Ticker ticker, Consumer<Job> expired)
+            throws InterruptedException {
+        lock.lock();
+        try {
+            while (true) {
+                if (size == 0) {
+                    if (closed) {
+                        return null;
+                    }
+                    changed.await();
+                    continue;
+                }
+                long now = ticker.nanoTime();
+                dropDead(now, expired);
+                Job head = head();
+                if (head == null) {
+                    continue;
+                }
+                if (!settings.batching()) {
+                    remove(List.of(head));
+                    return List.of(head);
+                }
+                List<Job> batch = new ArrayList<>();
+                boolean full = gather(head, settings.maxBatchSize(), batch);
+                int rows = 0;
+                for (Job job : batch) {
+                    rows += job.rows;
+                }
+                long flushAt = head.enqueuedNanos + settings.maxQueueDelayNanos();
+                if (full || rows >= settings.maxBatchSize() || now - flushAt >= 0 || arriving == 0 || closed
+                        || settings.preferredBatchSizes().contains(rows)) {
+                    remove(batch);
+                    return batch;
+                }
+                changed.awaitNanos(flushAt - now);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Gathers {@code head} and the jobs that can share its run; true if one that could did not fit. */
+    private boolean gather(Job head, int maxRows, List<Job> batch) {
+        int rows = 0;
+        boolean full = false;
+        for (ArrayDeque<Job> level : levels) {
+            for (Job job : level) {
+                if (job != head && !job.key.equals(head.key)) {
+                    continue;
+                }
+                if (rows + job.rows > maxRows) {
+                    full = true;
+                    continue;
+                }
+                rows += job.rows;
+                batch.add(job);
+            }
+        }
+        return full;
+    }
+
+    private Job head() {
+        for (ArrayDeque<Job> level : levels) {
+            Job head = level.peekFirst();
+            if (head != null) {
+                return head;
+            }
+        }
+        return null;
+    }
+
+    private void dropDead(long now, Consumer<Job> expired) {
+        for (ArrayDeque<Job> level : levels) {
+            for (Iterator<Job> it = level.iterator(); it.hasNext(); ) {
+                Job job = it.next();
+                if (job.isAbandoned()) {
+                    it.remove();
+                    size--;
+                } else if (job.deadlineNanos != Job.NO_DEADLINE && now - job.deadlineNanos >= 0) {
+                    it.remove();
+                    size--;
+                    expired.accept(job);
+                }
+            }
+        }
+    }
+
+    private void remove(List<Job> jobs) {
+        for (Job job : jobs) {
+            ArrayDeque<Job> level = levels[job.level];
+            if (level.peekFirst() == job) {
+                level.pollFirst();
+            } else {
+                level.removeFirstOccurrence(job);
+            }
+            size--;
+        }
+    }
+
+    /** Refuses new jobs; queued ones are still taken, and takers return null once it is empty. */
+    void close() {
+        lock.lock();
+        try {
+            closed = true;
+            changed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+}

@@ -1,0 +1,204 @@
+package dev.serval.schedule;
+
+import dev.serval.api.ErrorCode;
+import dev.serval.api.ServalException;
+import dev.serval.api.Tensor;
+import dev.serval.runtime.ModelSession;
+import dev.serval.runtime.RunControl;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs one model version: a bounded priority queue feeding {@code instanceCount} platform threads,
+ * each taking a batch from the queue (see {@link JobQueue}), stacking it, running the session and
+ * splitting the outputs back to each request.
+ *
+ * <p>Deadlines: a request whose deadline passes while queued is dropped before compute and failed
+ * with DEADLINE_EXCEEDED. A run still going when every request in it is past its deadline is
+ * stopped through the runtime ({@link RunControl}): the run's timer fires at the latest deadline
+ * of the batch, so no request loses a run it still had time for.
+ *
+ * <p>Thread-safe. {@link #close()} refuses new work, lets queued work finish and joins the threads.
+ */
+public final class ModelScheduler implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ModelScheduler.class);
+
+    private final String name;
+    private final ModelSession session;
+    private final SchedulerSettings settings;
+    private final Ticker ticker;
+    private final ScheduledExecutorService timer;
+    private final SchedulerMetrics metrics;
+    private final JobQueue queue;
+    private final List<Thread> instances;
+
+    /**
+     * @param name    for thread names and messages, e.g. {@code iris:1}
+     * @param timer   fires run cancellations at deadlines; shared, owned by the caller
+     */
+    public ModelScheduler(String name, ModelSession session, SchedulerSettings settings, Ticker ticker,
+                          ThreadFactory threads, ScheduledExecutorService timer, SchedulerMetrics metrics) {
+        this.name = name;
+        this.session = session;
+        this.settings = settings;
+        this.ticker = ticker;
+        this.timer = timer;
+        this.metrics = metrics;
+        this.queue = new JobQueue(name, settings.maxQueueSize(), settings.priorityLevels());
+        this.instances = new ArrayList<>(settings.instanceCount());
+        for (int i = 0; i < settings.instanceCount(); i++) {
+            Thread thread = threads.newThread(this::work);
+            instances.add(thread);
+            thread.start();
+        }
+    }
+
+    public SchedulerSettings settings() {
+        return settings;
+    }
+
+    /**
+     * Announces a request on its way to this model, so that a forming batch may wait for it. Close
+     * the arrival (or pass it to {@link #submit}) when the request is queued or fails.
+     */
+    public Arrival arrive() {
+        queue.arrive();
+        return new Arrival(ticker.nanoTime());
+    }
+
+    /** A request between the transport finding the model and the request being queued. */
+    public final class Arrival implements AutoCloseable {
+        private final long startedNanos;
+        private final AtomicBoolean open = new AtomicBoolean(true);
+
+        private Arrival(long startedNanos) {
+            this.startedNanos = startedNanos;
+        }
+
+        /** When the request arrived, on the scheduler's ticker. */
+        public long startedNanos() {
+            return startedNanos;
+        }
+
+        boolean consume() {
+            return open.compareAndSet(true, false);
+        }
+
+        @Override
+        public void close() {
+            if (consume()) {
+                queue.leave();
+            }
+        }
+    }
+
+    /**
+     * Queues a request.
+     *
+     * @param arrival  the request's arrival, or null if it was not announced
+     * @param rows     rows in the batch dimension (1 for models without one)
+     * @param level    priority level, 0 the highest
+     * @param deadline {@link Job#NO_DEADLINE} or a {@link Ticker} time
+     * @throws ServalException RESOURCE_EXHAUSTED when the queue is full, UNAVAILABLE after close
+     */
+    public Job submit(Arrival arrival, List<Tensor> inputs, List<String> outputs, int rows, int level, long deadline) {
+        Job job = new Job(inputs, outputs, rows, level, ticker.nanoTime(), deadline, settings.batching());
+        queue.offer(job, arrival != null && arrival.consume());
+        return job;
+    }
+
+    /** Requests waiting to run. */
+    public int queueDepth() {
+        return queue.size();
+    }
+
+    /** How long the longest-waiting request has waited so far. */
+    public long oldestWaitNanos() {
+        return queue.oldestWaitNanos(ticker.nanoTime());
+    }
+
+    private void work() {
+        try {
+            List<Job> batch;
+            while ((batch = queue.takeBatch(settings, ticker, this::expire)) != null) {
+                run(batch);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (RuntimeException | Error e) {
+            log.error("scheduler thread of {} stopped", name, e);
+            throw e;
+        }
+    }
+
+    private void expire(Job job) {
+        double waitedMs = (ticker.nanoTime() - job.enqueuedNanos) / 1e6;
+        job.result().completeExceptionally(new ServalException(ErrorCode.DEADLINE_EXCEEDED, String.format(
+                java.util.Locale.ROOT, "the request waited %.1f ms in model '%s''s queue and its deadline passed; "
+                        + "it was not run", waitedMs, name)));
+    }
+
+    private void run(List<Job> batch) {
+        long started = ticker.nanoTime();
+        int rows = 0;
+        long deadline = Long.MIN_VALUE;
+        for (Job job : batch) {
+            metrics.queueWait(started - job.enqueuedNanos);
+            rows += job.rows;
+            deadline = Math.max(deadline, job.deadlineNanos);
+        }
+        metrics.batch(batch.size(), rows);
+        RunControl control = null;
+        ScheduledFuture<?> stop = null;
+        if (deadline != Job.NO_DEADLINE) {
+            control = new RunControl();
+            stop = timer.schedule(control::cancel, Math.max(0, deadline - started), TimeUnit.NANOSECONDS);
+        }
+        try {
+            Job first = batch.get(0);
+            List<Tensor> inputs = batch.size() == 1 ? first.inputs : Batches.concat(batch);
+            List<Tensor> outputs = session.run(inputs, first.outputs, control);
+            metrics.compute(ticker.nanoTime() - started);
+            if (batch.size() == 1) {
+                first.result().complete(outputs);
+            } else {
+                List<List<Tensor>> shares = Batches.split(batch, outputs);
+                for (int i = 0; i < batch.size(); i++) {
+                    batch.get(i).result().complete(shares.get(i));
+                }
+            }
+        } catch (Throwable t) {
+            for (Job job : batch) {
+                job.result().completeExceptionally(t);
+            }
+            if (t instanceof Error error) {
+                throw error;
+            }
+        } finally {
+            if (stop != null) {
+                stop.cancel(false);
+            }
+        }
+    }
+
+    /** Refuses new requests, lets queued ones run, and waits for the threads to end. */
+    @Override
+    public void close() {
+        queue.close();
+        for (Thread thread : instances) {
+            try {
+                thread.join(TimeUnit.MINUTES.toMillis(1));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,32 @@
+package dev.serval.schedule;
+
+import java.util.List;
+
+/**
+ * How one model version's requests are queued, batched and run. Validated when built.
+ *
+ * @param instanceCount       concurrent runs (each on its own platform thread)
+ * @param maxBatchSize        rows per run; 0 or 1 runs each request alone (no batch dimension)
+ * @param maxQueueDelayNanos  how long the oldest request may wait for a batch to fill
+ * @param preferredBatchSizes batch sizes that are run as soon as they are reached, ascending
+ * @param maxQueueSize        requests that may wait; more are refused with RESOURCE_EXHAUSTED
+ * @param priorityLevels      number of priority levels, 1 is the highest
+ */
+public record SchedulerSettings(int instanceCount, int maxBatchSize, long maxQueueDelayNanos,
+                                List<Integer> preferredBatchSizes, int maxQueueSize, int priorityLevels) {
+
+    public SchedulerSettings {
+        if (instanceCount < 1) {
+            throw new IllegalArgumentException("instanceCount must be at least 1, was " + instanceCount);
+        }
+        if (maxBatchSize < 0 || maxQueueDelayNanos < 0 || maxQueueSize < 1 || priorityLevels < 1) {
+            throw new IllegalArgumentException("invalid scheduler settings");
+        }
+        preferredBatchSizes = preferredBatchSizes.stream().sorted().distinct().toList();
+    }
+
+    /** True when requests of compatible shapes are stacked into one run. */
+    public boolean batching() {
+        return maxBatchSize > 1;
+    }
+}
