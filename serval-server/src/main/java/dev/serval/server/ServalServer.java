@@ -6,6 +6,7 @@ import dev.serval.model.ModelRegistry;
 import dev.serval.model.ModelRepository;
 import dev.serval.model.ModelStatus;
 import dev.serval.model.RegistryOptions;
+import dev.serval.runtime.ModelRuntime;
 import dev.serval.runtime.onnx.OnnxBackend;
 import dev.serval.transport.http.AccessControl;
 import dev.serval.transport.http.HttpTransport;
@@ -32,12 +33,12 @@ public final class ServalServer implements AutoCloseable {
     /** The protocol extensions this build implements, by Triton's names. */
     static final List<String> EXTENSIONS = List.of("classification");
 
-    private final OnnxBackend runtime;
+    private final ModelRuntime runtime;
     private final ModelRegistry registry;
     private final HttpTransport http;
     private final ServerOptions options;
 
-    private ServalServer(OnnxBackend runtime, ModelRegistry registry, HttpTransport http, ServerOptions options) {
+    private ServalServer(ModelRuntime runtime, ModelRegistry registry, HttpTransport http, ServerOptions options) {
         this.runtime = runtime;
         this.registry = registry;
         this.http = http;
@@ -51,9 +52,16 @@ public final class ServalServer implements AutoCloseable {
      * @throws IllegalArgumentException if the repository folder or TLS files are unusable
      */
     public static ServalServer start(ServerOptions options) {
+        return start(options, new OnnxBackend());
+    }
+
+    /**
+     * {@link #start(ServerOptions)} with a given runtime (tests wrap ONNX Runtime to observe and
+     * pace runs). The server closes the runtime when it stops.
+     */
+    public static ServalServer start(ServerOptions options, ModelRuntime runtime) {
         long started = System.nanoTime();
         ModelRepository repository = new ModelRepository(options.modelRepository());
-        OnnxBackend runtime = new OnnxBackend();
         ServalMetrics metrics = ServalMetrics.create();
         ModelRegistry registry;
         try {

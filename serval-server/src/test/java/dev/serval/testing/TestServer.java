@@ -40,6 +40,12 @@ public final class TestServer implements AutoCloseable {
         return new TestServer(server, client, options.tlsKey().isPresent() ? "https" : "http");
     }
 
+    /** Serves {@code repository} on a runtime the test controls. */
+    public static TestServer start(Path repository, dev.serval.runtime.ModelRuntime runtime) {
+        ServalServer server = ServalServer.start(ServerOptions.defaults(repository).withHttpPort(0), runtime);
+        return new TestServer(server, HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build(), "http");
+    }
+
     public ServalServer server() {
         return server;
     }
