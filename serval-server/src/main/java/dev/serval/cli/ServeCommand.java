@@ -36,6 +36,11 @@ final class ServeCommand implements Callable<Integer> {
             description = "Largest request body; larger ones get 413. Default: ${DEFAULT-VALUE}.")
     long maxRequestBytes;
 
+    @Option(names = "--max-inflight-bytes", paramLabel = "SIZE", defaultValue = "0", converter = ByteSize.class,
+            description = "Request bytes held at once across all requests; beyond it requests get 429. "
+                    + "Default: half the maximum heap.")
+    long maxInflightBytes;
+
     @Option(names = "--strict-readiness", paramLabel = "BOOL", defaultValue = "true", arity = "1",
             description = "Report ready only when every model loaded. Default: ${DEFAULT-VALUE}.")
     boolean strictReadiness;
@@ -61,7 +66,7 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         Path repository = modelRepository != null ? modelRepository : bundledRepository();
         ServerOptions options = new ServerOptions(repository, httpAddress, httpPort,
-                threads != null ? threads : Runtime.getRuntime().availableProcessors(), maxRequestBytes,
+                threads != null ? threads : Runtime.getRuntime().availableProcessors(), maxRequestBytes, maxInflightBytes,
                 blankToEmpty(inferenceToken), blankToEmpty(adminToken),
                 Optional.ofNullable(tlsCertificate), Optional.ofNullable(tlsKey), strictReadiness, allowSpinning);
         ServalServer server = ServalServer.start(options);

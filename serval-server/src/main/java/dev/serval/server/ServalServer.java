@@ -9,6 +9,7 @@ import dev.serval.model.RegistryOptions;
 import dev.serval.runtime.ModelRuntime;
 import dev.serval.runtime.onnx.OnnxBackend;
 import dev.serval.transport.http.AccessControl;
+import dev.serval.transport.http.BodyBudget;
 import dev.serval.transport.http.HttpTransport;
 import io.helidon.common.configurable.Resource;
 import io.helidon.common.tls.Tls;
@@ -75,7 +76,8 @@ public final class ServalServer implements AutoCloseable {
             AccessControl access = new AccessControl(options.inferenceToken(), options.adminToken());
             HttpTransport http = new HttpTransport(registry, metrics, metadata,
                     options.strictReadiness() ? registry::allReady : () -> true,
-                    access, options.httpAddress(), options.httpPort(), tls(options), options.maxRequestBytes()).start();
+                    access, options.httpAddress(), options.httpPort(), tls(options),
+                    new BodyBudget(options.maxRequestBytes(), options.effectiveMaxInflightBytes())).start();
             ServalServer server = new ServalServer(runtime, registry, http, options);
             warnIfExposed(options, access);
             long readyMs = (System.nanoTime() - started) / 1_000_000;

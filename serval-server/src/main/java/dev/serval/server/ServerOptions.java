@@ -11,6 +11,7 @@ import java.util.Optional;
  * @param httpPort        the REST port, 0 for any free port
  * @param cpuBudget       cores the models may use; per-model thread defaults divide it
  * @param maxRequestBytes the largest request body accepted
+ * @param maxInflightBytes the bytes of request bodies held at once; 0 for half the maximum heap
  * @param inferenceToken  bearer token required for inference and metadata, if set
  * @param adminToken      bearer token required for administration, if set
  * @param tlsCertificate  PEM certificate chain; TLS is on when this and the key are set
@@ -24,6 +25,7 @@ public record ServerOptions(
         int httpPort,
         int cpuBudget,
         long maxRequestBytes,
+        long maxInflightBytes,
         Optional<String> inferenceToken,
         Optional<String> adminToken,
         Optional<Path> tlsCertificate,
@@ -44,6 +46,9 @@ public record ServerOptions(
         if (maxRequestBytes < 1) {
             throw new IllegalArgumentException("--max-request-size must be positive, was " + maxRequestBytes);
         }
+        if (maxInflightBytes < 0) {
+            throw new IllegalArgumentException("--max-inflight-bytes must not be negative, was " + maxInflightBytes);
+        }
         if (tlsCertificate.isPresent() != tlsKey.isPresent()) {
             throw new IllegalArgumentException("TLS needs both --tls-certificate and --tls-key");
         }
@@ -52,27 +57,42 @@ public record ServerOptions(
     /** Loopback on port 8000, all cores, 64 MiB bodies, no tokens, no TLS. */
     public static ServerOptions defaults(Path modelRepository) {
         return new ServerOptions(modelRepository, "127.0.0.1", DEFAULT_HTTP_PORT,
-                Runtime.getRuntime().availableProcessors(), DEFAULT_MAX_REQUEST_BYTES,
+                Runtime.getRuntime().availableProcessors(), DEFAULT_MAX_REQUEST_BYTES, 0,
                 Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), true, false);
     }
 
     public ServerOptions withHttpPort(int port) {
-        return new ServerOptions(modelRepository, httpAddress, port, cpuBudget, maxRequestBytes, inferenceToken,
+        return new ServerOptions(modelRepository, httpAddress, port, cpuBudget, maxRequestBytes, maxInflightBytes, inferenceToken,
                 adminToken, tlsCertificate, tlsKey, strictReadiness, allowSpinning);
     }
 
     public ServerOptions withTokens(Optional<String> inference, Optional<String> admin) {
-        return new ServerOptions(modelRepository, httpAddress, httpPort, cpuBudget, maxRequestBytes, inference,
+        return new ServerOptions(modelRepository, httpAddress, httpPort, cpuBudget, maxRequestBytes, maxInflightBytes, inference,
                 admin, tlsCertificate, tlsKey, strictReadiness, allowSpinning);
     }
 
     public ServerOptions withMaxRequestBytes(long bytes) {
-        return new ServerOptions(modelRepository, httpAddress, httpPort, cpuBudget, bytes, inferenceToken,
+        return new ServerOptions(modelRepository, httpAddress, httpPort, cpuBudget, bytes, maxInflightBytes, inferenceToken,
                 adminToken, tlsCertificate, tlsKey, strictReadiness, allowSpinning);
     }
 
+    /** The in-flight body budget, with 0 resolved to half the maximum heap. */
+    public long effectiveMaxInflightBytes() {
+        return maxInflightBytes > 0 ? maxInflightBytes : Math.max(maxRequestBytes, Runtime.getRuntime().maxMemory() / 2);
+    }
+
+    public ServerOptions withMaxInflightBytes(long bytes) {
+        return new ServerOptions(modelRepository, httpAddress, httpPort, cpuBudget, maxRequestBytes, bytes,
+                inferenceToken, adminToken, tlsCertificate, tlsKey, strictReadiness, allowSpinning);
+    }
+
+    public ServerOptions withStrictReadiness(boolean strict) {
+        return new ServerOptions(modelRepository, httpAddress, httpPort, cpuBudget, maxRequestBytes, maxInflightBytes,
+                inferenceToken, adminToken, tlsCertificate, tlsKey, strict, allowSpinning);
+    }
+
     public ServerOptions withTls(Path certificate, Path key) {
-        return new ServerOptions(modelRepository, httpAddress, httpPort, cpuBudget, maxRequestBytes, inferenceToken,
+        return new ServerOptions(modelRepository, httpAddress, httpPort, cpuBudget, maxRequestBytes, maxInflightBytes, inferenceToken,
                 adminToken, Optional.of(certificate), Optional.of(key), strictReadiness, allowSpinning);
     }
 }

@@ -114,10 +114,7 @@ class BrokenRepositoryTest {
 
     @Test
     void relaxedReadiness_isReadyDespiteFailures() {
-        ServerOptions relaxed = ServerOptions.defaults(repository);
-        relaxed = new ServerOptions(relaxed.modelRepository(), relaxed.httpAddress(), 0, relaxed.cpuBudget(),
-                relaxed.maxRequestBytes(), relaxed.inferenceToken(), relaxed.adminToken(), relaxed.tlsCertificate(),
-                relaxed.tlsKey(), false, false);
+        ServerOptions relaxed = ServerOptions.defaults(repository).withStrictReadiness(false);
         try (TestServer lenient = TestServer.start(relaxed)) {
             assertThat(lenient.get("/v2/health/ready").status()).isEqualTo(200);
         }

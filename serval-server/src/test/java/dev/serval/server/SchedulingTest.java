@@ -239,6 +239,26 @@ class SchedulingTest {
         assertThat(tooBig.error()).contains("batch of 9").contains("max_batch_size");
     }
 
+    @Test
+    void inflightBodyBudget_refusesWith429_whileOtherBodiesAreHeld() throws Exception {
+        String held = iris(4.0f, null);
+        long budget = held.length() + 10;
+        try (TestServer tight = TestServer.start(dev.serval.server.ServerOptions.defaults(repository)
+                .withMaxInflightBytes(budget), runtime)) {
+            runtime.close("reference");
+            CompletableFuture<Reply> running = CompletableFuture.supplyAsync(
+                    () -> tight.post("/v2/models/reference/infer", held), command -> Thread.ofVirtual().start(command));
+            runtime.awaitBlocked("reference");
+            Reply refused = tight.post("/v2/models/reference/infer", iris(5.0f, null));
+            assertThat(refused.status()).as(refused.body()).isEqualTo(429);
+            assertThat(refused.error()).contains("--max-inflight-bytes").contains(String.valueOf(budget));
+            runtime.open("reference");
+            assertThat(running.get().status()).isEqualTo(200);
+            assertThat(tight.post("/v2/models/reference/infer", iris(5.0f, null)).status())
+                    .as("the budget is given back").isEqualTo(200);
+        }
+    }
+
     private static final Pattern SAMPLE = Pattern.compile(
             "[a-zA-Z_:][a-zA-Z0-9_:]*(\\{([a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\]|\\\\.)*\",?)*})? "
                     + "(-?[0-9.]+(E-?[0-9]+)?|NaN|\\+Inf|-Inf)( [0-9]+)?");

@@ -42,7 +42,12 @@ public final class TestServer implements AutoCloseable {
 
     /** Serves {@code repository} on a runtime the test controls. */
     public static TestServer start(Path repository, dev.serval.runtime.ModelRuntime runtime) {
-        ServalServer server = ServalServer.start(ServerOptions.defaults(repository).withHttpPort(0), runtime);
+        return start(ServerOptions.defaults(repository), runtime);
+    }
+
+    /** Serves with {@code options} on a runtime the test controls. */
+    public static TestServer start(ServerOptions options, dev.serval.runtime.ModelRuntime runtime) {
+        ServalServer server = ServalServer.start(options.withHttpPort(0), runtime);
         return new TestServer(server, HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build(), "http");
     }
 

@@ -23,11 +23,11 @@ public final class HttpTransport implements AutoCloseable {
      * @param host            the address to bind, e.g. {@code 127.0.0.1}
      * @param port            the port, or 0 for any free one
      * @param tls             TLS settings, or empty for plain HTTP
-     * @param maxRequestBytes the largest request body accepted (413 beyond)
+     * @param bodies          limits on request bodies (413 and 429 beyond them)
      */
     public HttpTransport(ModelRegistry registry, ServalMetrics metrics, ServerMetadata metadata, BooleanSupplier ready,
-                         AccessControl access, String host, int port, Optional<Tls> tls, long maxRequestBytes) {
-        RestApi api = new RestApi(registry, metrics, metadata, ready, access, maxRequestBytes);
+                         AccessControl access, String host, int port, Optional<Tls> tls, BodyBudget bodies) {
+        RestApi api = new RestApi(registry, metrics, metadata, ready, access, bodies);
         WebServerConfig.Builder builder = WebServer.builder()
                 .host(host)
                 .port(port)

@@ -45,16 +45,16 @@ final class RestApi implements HttpService {
     private final ServalMetrics metrics;
     private final BooleanSupplier ready;
     private final AccessControl access;
-    private final long maxRequestBytes;
+    private final BodyBudget bodies;
     private final byte[] serverMetadata;
 
     RestApi(ModelRegistry registry, ServalMetrics metrics, ServerMetadata server, BooleanSupplier ready,
-            AccessControl access, long maxRequestBytes) {
+            AccessControl access, BodyBudget bodies) {
         this.registry = registry;
         this.metrics = metrics;
         this.ready = ready;
         this.access = access;
-        this.maxRequestBytes = maxRequestBytes;
+        this.bodies = bodies;
         this.serverMetadata = JsonResponseEncoder.write(256, json -> {
             json.writeStartObject();
             json.writeStringField("name", server.name());
@@ -114,17 +114,21 @@ final class RestApi implements HttpService {
         access.requireInference(req);
         ModelVersion model = resolve(req);
         InferenceResponse response;
+        long reserved = 0;
         // The arrival tells the model's batcher a request is on its way while the body is read and decoded.
         try (ModelScheduler.Arrival arrival = model.arrive()) {
             InferenceRequest request;
             try {
                 byte[] body = readBody(req);
+                reserved = body.length;
                 request = JsonRequestDecoder.decode(body, 0, body.length, model.name(), model.version(), model.inputs());
             } catch (ServalException e) {
                 model.failed(arrival, e.code());
                 throw e;
             }
             response = model.infer(request, arrival);
+        } finally {
+            bodies.release(reserved);
         }
         json(res, 200, JsonResponseEncoder.inference(response));
     }
@@ -171,34 +175,49 @@ final class RestApi implements HttpService {
         return registry.resolve(model, version);
     }
 
-    /** Reads the whole body, refusing it with 413 past the limit without reading further. */
+    /**
+     * Reads the whole body, refusing it with 413 past the size limit and 429 past the in-flight
+     * budget, in both cases without reading further. The caller releases {@code body.length} bytes
+     * from the budget when done with the request.
+     */
     private byte[] readBody(ServerRequest req) {
+        long max = bodies.maxRequestBytes();
         OptionalLong declared = req.headers().contentLength();
-        if (declared.isPresent() && declared.getAsLong() > maxRequestBytes) {
+        if (declared.isPresent() && declared.getAsLong() > max) {
             throw tooLarge(declared.getAsLong() + " bytes");
         }
+        if (declared.isPresent()) {
+            bodies.reserve(declared.getAsLong());
+        }
+        boolean reserved = declared.isPresent();
         try (InputStream in = req.content().inputStream()) {
+            byte[] body;
             if (declared.isPresent()) {
                 int length = (int) declared.getAsLong();
-                byte[] body = in.readNBytes(length);
+                body = in.readNBytes(length);
                 if (body.length < length) {
                     throw ServalException.invalidArgument("the body ended after %d of its %d bytes", body.length, length);
                 }
-                return body;
-            }
-            byte[] body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, maxRequestBytes + 1));
-            if (body.length > maxRequestBytes) {
-                throw tooLarge("more than " + maxRequestBytes + " bytes");
+            } else {
+                body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, max + 1));
+                if (body.length > max) {
+                    throw tooLarge("more than " + max + " bytes");
+                }
+                bodies.reserve(body.length);
+                reserved = true;
             }
             return body;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+        } catch (IOException | RuntimeException e) {
+            if (reserved) {
+                bodies.release(declared.orElse(0));
+            }
+            throw e instanceof IOException io ? new UncheckedIOException(io) : (RuntimeException) e;
         }
     }
 
     private ServalException tooLarge(String size) {
         return new ServalException(ErrorCode.PAYLOAD_TOO_LARGE, "the request body is " + size
-                + "; the limit is " + maxRequestBytes + " bytes (--max-request-size)");
+                + "; the limit is " + bodies.maxRequestBytes() + " bytes (--max-request-size)");
     }
 
     private static void json(ServerResponse res, int status, byte[] body) {
