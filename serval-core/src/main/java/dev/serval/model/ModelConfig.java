@@ -158,7 +158,7 @@ public record ModelConfig(Optional<String> labelsFile, OptionalInt maxBatchSize,
                 throw settings.error("fallback.model", model, "the name of another model in the repository");
             }
             JsonNode budget = node.get("queue_wait_budget_microseconds");
-            if (budget == null) {
+            if (budget == null || budget.isNull()) {
                 throw settings.error("fallback.queue_wait_budget_microseconds", null,
                         "how long the oldest request may wait before requests go to the fallback");
             }
@@ -186,6 +186,9 @@ public record ModelConfig(Optional<String> labelsFile, OptionalInt maxBatchSize,
                 throw settings.error(p + "preferred_batch_size", sizes, "a list of batch sizes, e.g. [8, 16]");
             }
             for (JsonNode size : sizes) {
+                if (size.isNull()) {
+                    throw settings.error(p + "preferred_batch_size", size, "batch sizes of at least 1");
+                }
                 int value = settings.integer(p + "preferred_batch_size", size, 1, 1 << 20, 0);
                 if (maxBatchSize.isPresent() && value > maxBatchSize.getAsInt()) {
                     throw settings.error(p + "preferred_batch_size", size,

@@ -35,9 +35,10 @@ public final class RunControl {
     /** Stops the run if it is in progress, or keeps it from starting. Idempotent. */
     public synchronized void cancel() {
         cancelled = true;
-        if (hook != null) {
-            hook.run();
-            hook = null;
+        Runnable stop = hook;
+        hook = null;
+        if (stop != null) {
+            stop.run();
         }
     }
 

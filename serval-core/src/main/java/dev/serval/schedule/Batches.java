@@ -49,7 +49,7 @@ final class Batches {
             }
             ByteBuffer buffer = ByteBuffer.allocateDirect(bytes).order(ByteOrder.LITTLE_ENDIAN);
             for (Job job : jobs) {
-                buffer.put(job.inputs.get(i).buffer().duplicate().clear());
+                buffer.put(job.inputs.get(i).buffer().duplicate().position(0));
             }
             stacked.add(new Tensor(model.name(), model.type(), shape, new TensorData.FixedWidth(buffer.flip())));
         }

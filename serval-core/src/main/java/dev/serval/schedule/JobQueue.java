@@ -75,8 +75,9 @@ final class JobQueue {
     void offer(Job job, boolean arrived) {
         lock.lock();
         try {
-            if (arrived) {
-                arriving--;
+            if (arrived && --arriving == 0) {
+                // Even if this job is refused below, batches waiting for it must not wait on.
+                changed.signalAll();
             }
             if (closed) {
                 throw ServalException.unavailable("model '%s' is shutting down", model);
@@ -88,9 +89,6 @@ final class JobQueue {
             levels[job.level].addLast(job);
             size++;
             changed.signal();
-            if (arriving == 0) {
-                changed.signalAll();
-            }
         } finally {
             lock.unlock();
         }

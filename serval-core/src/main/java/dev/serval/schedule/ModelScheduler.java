@@ -109,6 +109,10 @@ public final class ModelScheduler implements AutoCloseable {
      * @throws ServalException RESOURCE_EXHAUSTED when the queue is full, UNAVAILABLE after close
      */
     public Job submit(Arrival arrival, List<Tensor> inputs, List<String> outputs, int rows, int level, long deadline) {
+        if (settings.batching() && rows > settings.maxBatchSize()) {
+            throw ServalException.invalidArgument("the request has a batch of %d but model '%s' takes at most %d "
+                    + "(max_batch_size)", rows, name, settings.maxBatchSize());
+        }
         Job job = new Job(inputs, outputs, rows, level, ticker.nanoTime(), deadline, settings.batching());
         queue.offer(job, arrival != null && arrival.consume());
         return job;
