@@ -1,7 +1,9 @@
 package dev.serval.transport.http;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.core.util.ByteArrayBuilder;
+import com.fasterxml.jackson.core.util.JsonRecyclerPools;
 import dev.serval.api.DataType;
 import dev.serval.api.InferenceResponse;
 import dev.serval.api.ModelMetadata;
@@ -24,13 +26,21 @@ import java.util.Map;
  * <p>Stateless and thread-safe.
  */
 final class JsonResponseEncoder {
+    /**
+     * Jackson's default buffer recycling is per thread, which with a virtual thread per request
+     * recycles nothing: a bounded shared pool reuses the generators' buffers.
+     */
+    private static final JsonFactory FACTORY = JsonFactory.builder()
+            .recyclerPool(JsonRecyclerPools.newBoundedPool(256))
+            .build();
+
     private JsonResponseEncoder() {
     }
 
     /** A body written by {@code writer} into a fresh array. */
     static byte[] write(int sizeHint, JsonWriter writer) {
         try (ByteArrayBuilder bytes = new ByteArrayBuilder(sizeHint);
-             JsonGenerator json = JsonRequestDecoder.FACTORY.createGenerator(bytes)) {
+             JsonGenerator json = FACTORY.createGenerator(bytes)) {
             writer.write(json);
             json.flush();
             return bytes.toByteArray();
