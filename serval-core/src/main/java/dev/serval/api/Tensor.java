@@ -52,6 +52,16 @@ public record Tensor(String name, DataType type, long[] shape, TensorData data) 
         throw new IllegalStateException("tensor '" + name + "' is " + type + ", not BYTES");
     }
 
+    /**
+     * Gives the tensor's buffer back to {@link BufferPool#SHARED} if it came from there. Call it
+     * once, when nothing will read the tensor again.
+     */
+    public void release() {
+        if (data instanceof TensorData.FixedWidth fixed) {
+            fixed.release();
+        }
+    }
+
     @Override
     public String toString() {
         return "Tensor[" + name + ", " + type + ", " + Arrays.toString(shape) + "]";

@@ -15,11 +15,26 @@ public sealed interface TensorData {
     /**
      * Elements of a fixed-width type as little-endian bytes, row-major, no padding, from position 0
      * to the limit. Buffers decoded from requests are direct, so ONNX Runtime reads them in place.
+     *
+     * @param pooled whether the buffer came from {@link BufferPool#SHARED}, to be given back by
+     *               whoever ends the tensor's use ({@link #release()})
      */
-    record FixedWidth(ByteBuffer buffer) implements TensorData {
+    record FixedWidth(ByteBuffer buffer, boolean pooled) implements TensorData {
         public FixedWidth {
             if (buffer.order() != ByteOrder.LITTLE_ENDIAN) {
                 throw new IllegalArgumentException("tensor buffers are little-endian");
+            }
+        }
+
+        /** A buffer the caller owns; it never goes to the pool. */
+        public FixedWidth(ByteBuffer buffer) {
+            this(buffer, false);
+        }
+
+        /** Gives a pooled buffer back; the tensor must not be used afterwards. */
+        public void release() {
+            if (pooled) {
+                BufferPool.SHARED.release(buffer);
             }
         }
 

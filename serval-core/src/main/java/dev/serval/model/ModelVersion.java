@@ -181,7 +181,16 @@ public final class ModelVersion implements AutoCloseable {
         long deadline = deadline(request.parameters(), arrived);
 
         Job job = scheduler.submit(arrival, inputs, outputNames, rows, level, deadline);
-        List<Tensor> outputs = await(job, deadline);
+        List<Tensor> outputs;
+        try {
+            outputs = await(job, deadline);
+        } finally {
+            // Once the job is done its inputs are read by no one: pooled buffers go back. An
+            // abandoned job may still be in a run, so its buffers are left to the collector.
+            if (job.result().isDone()) {
+                inputs.forEach(Tensor::release);
+            }
+        }
 
         if (topK != null) {
             List<Tensor> classified = new ArrayList<>(outputs.size());

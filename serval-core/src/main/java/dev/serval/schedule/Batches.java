@@ -1,5 +1,6 @@
 package dev.serval.schedule;
 
+import dev.serval.api.BufferPool;
 import dev.serval.api.DataType;
 import dev.serval.api.ServalException;
 import dev.serval.api.Shapes;
@@ -12,9 +13,9 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Stacks the inputs of several requests along the batch dimension into one direct buffer per
- * input, and splits a run's outputs back, row ranges in the same order. Splitting makes views,
- * not copies.
+ * Stacks the inputs of several requests along the batch dimension into one pooled direct buffer
+ * per input (the caller releases them after the run), and splits a run's outputs back, row ranges
+ * in the same order. Splitting makes views, not copies.
  */
 final class Batches {
     private Batches() {
@@ -47,11 +48,11 @@ final class Batches {
             for (Job job : jobs) {
                 bytes += job.inputs.get(i).buffer().limit();
             }
-            ByteBuffer buffer = ByteBuffer.allocateDirect(bytes).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer buffer = BufferPool.SHARED.acquire(bytes);
             for (Job job : jobs) {
                 buffer.put(job.inputs.get(i).buffer().duplicate().position(0));
             }
-            stacked.add(new Tensor(model.name(), model.type(), shape, new TensorData.FixedWidth(buffer.flip())));
+            stacked.add(new Tensor(model.name(), model.type(), shape, new TensorData.FixedWidth(buffer.flip(), true)));
         }
         return stacked;
     }

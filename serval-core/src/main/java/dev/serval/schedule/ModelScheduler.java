@@ -165,9 +165,14 @@ public final class ModelScheduler implements AutoCloseable {
             control = new RunControl();
             stop = timer.schedule(control::cancel, Math.max(0, deadline - started), TimeUnit.NANOSECONDS);
         }
+        List<Tensor> stacked = null;
         try {
             Job first = batch.get(0);
-            List<Tensor> inputs = batch.size() == 1 ? first.inputs : Batches.concat(batch);
+            List<Tensor> inputs = first.inputs;
+            if (batch.size() > 1) {
+                stacked = Batches.concat(batch);
+                inputs = stacked;
+            }
             List<Tensor> outputs = session.run(inputs, first.outputs, control);
             metrics.compute(ticker.nanoTime() - started);
             if (batch.size() == 1) {
@@ -188,6 +193,9 @@ public final class ModelScheduler implements AutoCloseable {
         } finally {
             if (stop != null) {
                 stop.cancel(false);
+            }
+            if (stacked != null) {
+                stacked.forEach(Tensor::release);
             }
         }
     }

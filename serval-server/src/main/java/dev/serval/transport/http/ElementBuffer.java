@@ -2,6 +2,7 @@ package dev.serval.transport.http;
 
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
+import dev.serval.api.BufferPool;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -55,7 +56,7 @@ final class ElementBuffer {
         if (bytes > Integer.MAX_VALUE - 8) {
             throw new IllegalArgumentException("a tensor is limited to 2 GB");
         }
-        return ByteBuffer.allocateDirect((int) bytes).order(ByteOrder.LITTLE_ENDIAN);
+        return BufferPool.SHARED.acquire((int) bytes);
     }
 
     /**
@@ -96,6 +97,7 @@ final class ElementBuffer {
         if (needed > buffer.capacity()) {
             ByteBuffer larger = allocate(Math.max(buffer.capacity() * 2L, needed));
             larger.put(buffer.clear());
+            BufferPool.SHARED.release(buffer);
             buffer = larger;
         }
         buffer.put(chunkStart, chunk, 0, bytes);
@@ -146,12 +148,15 @@ final class ElementBuffer {
         SHORT.set(chunk, at, (short) bits);
     }
 
-    /** The filled part, position 0, little-endian. */
+    /**
+     * The filled part, position 0 to its limit, little-endian; a buffer of {@link BufferPool#SHARED}
+     * (its capacity may exceed the limit when the element count was not known up front).
+     */
     ByteBuffer finish() {
         if (chunkUsed > 0) {
             copyOut(chunkUsed);
         }
         int bytes = chunkStart + chunkUsed;
-        return buffer.clear().limit(bytes).slice().order(ByteOrder.LITTLE_ENDIAN);
+        return buffer.clear().limit(bytes);
     }
 }

@@ -278,7 +278,7 @@ final class JsonRequestDecoder {
                 throw ServalException.invalidArgument("%s has %d elements in 'data' but shape %s needs %d",
                         label, elements.count(), Shapes.format(shape), expected);
             }
-            return new TensorData.FixedWidth(elements.finish());
+            return new TensorData.FixedWidth(elements.finish(), true);
         }
 
         /** Writes the number the reader is on as an element of {@code type}, or says why it cannot be one. */
