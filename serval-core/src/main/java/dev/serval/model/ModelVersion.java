@@ -132,7 +132,12 @@ public final class ModelVersion implements AutoCloseable {
      * to {@link #infer(InferenceRequest, ModelScheduler.Arrival)}.
      */
     public ModelScheduler.Arrival arrive() {
-        return scheduler.arrive();
+        try {
+            return scheduler.arrive();
+        } catch (ServalException e) {
+            metrics.request(0, e.code());
+            throw e;
+        }
     }
 
     /** {@link #infer(InferenceRequest, ModelScheduler.Arrival)} for a request that arrives now. */

@@ -45,14 +45,33 @@ final class JobQueue {
         }
     }
 
-    /** A request for this model is on its way (decoding). */
+    /**
+     * A request for this model is on its way (its body is being read and decoded). Requests on
+     * their way count against the queue's capacity, so that a full queue refuses new requests
+     * before their bodies are read: under overload, refusing must cost next to nothing.
+     *
+     * @throws ServalException RESOURCE_EXHAUSTED when queued and arriving requests fill the queue,
+     *                         UNAVAILABLE once closed
+     */
     void arrive() {
         lock.lock();
         try {
+            if (closed) {
+                throw ServalException.unavailable("model '%s' is shutting down", model);
+            }
+            if (size + arriving >= capacity) {
+                throw full();
+            }
             arriving++;
         } finally {
             lock.unlock();
         }
+    }
+
+    private ServalException full() {
+        return new ServalException(ErrorCode.RESOURCE_EXHAUSTED, "model '" + model + "' has " + size
+                + " requests waiting and " + arriving + " arriving, its limit (max_queue_size " + capacity
+                + "); retry later");
     }
 
     /** A request that arrived will not be queued after all (it failed before). */
@@ -83,8 +102,7 @@ final class JobQueue {
                 throw ServalException.unavailable("model '%s' is shutting down", model);
             }
             if (size >= capacity) {
-                throw new ServalException(ErrorCode.RESOURCE_EXHAUSTED, "model '" + model + "' has " + size
-                        + " requests waiting, its limit (max_queue_size); retry later");
+                throw full();
             }
             levels[job.level].addLast(job);
             size++;

@@ -46,6 +46,7 @@ final class RestApi implements HttpService {
     private final BooleanSupplier ready;
     private final AccessControl access;
     private final BodyBudget bodies;
+    private final BodyArrays arrays = new BodyArrays(64L << 20);
     private final byte[] serverMetadata;
 
     RestApi(ModelRegistry registry, ServalMetrics metrics, ServerMetadata server, BooleanSupplier ready,
@@ -114,21 +115,28 @@ final class RestApi implements HttpService {
         access.requireInference(req);
         ModelVersion model = resolve(req);
         InferenceResponse response;
-        long reserved = 0;
-        // The arrival tells the model's batcher a request is on its way while the body is read and decoded.
+        Body body = null;
+        // The arrival tells the model's batcher a request is on its way while the body is read and
+        // decoded; a full queue refuses it here, before the body is read.
         try (ModelScheduler.Arrival arrival = model.arrive()) {
             InferenceRequest request;
             try {
-                byte[] body = readBody(req);
-                reserved = body.length;
-                request = JsonRequestDecoder.decode(body, 0, body.length, model.name(), model.version(), model.inputs());
+                body = readBody(req);
+                request = JsonRequestDecoder.decode(body.bytes(), 0, body.length(), model.name(), model.version(),
+                        model.inputs());
             } catch (ServalException e) {
                 model.failed(arrival, e.code());
                 throw e;
+            } finally {
+                if (body != null) {
+                    arrays.release(body.bytes());
+                }
             }
             response = model.infer(request, arrival);
         } finally {
-            bodies.release(reserved);
+            if (body != null) {
+                bodies.release(body.length());
+            }
         }
         json(res, 200, JsonResponseEncoder.inference(response));
     }
@@ -175,44 +183,53 @@ final class RestApi implements HttpService {
         return registry.resolve(model, version);
     }
 
+    /** A request body: the first {@code length} bytes of {@code bytes} (a pooled array). */
+    private record Body(byte[] bytes, int length) {
+    }
+
     /**
      * Reads the whole body, refusing it with 413 past the size limit and 429 past the in-flight
-     * budget, in both cases without reading further. The caller releases {@code body.length} bytes
-     * from the budget when done with the request.
+     * budget, in both cases without reading further. The caller gives the array back to
+     * {@link #arrays} once decoded and releases {@code length} bytes from the budget when done.
      */
-    private byte[] readBody(ServerRequest req) {
+    private Body readBody(ServerRequest req) {
         long max = bodies.maxRequestBytes();
         OptionalLong declared = req.headers().contentLength();
         if (declared.isPresent() && declared.getAsLong() > max) {
             throw tooLarge(declared.getAsLong() + " bytes");
         }
-        if (declared.isPresent()) {
-            bodies.reserve(declared.getAsLong());
+        if (declared.isEmpty()) {
+            return readUnsized(req, max);
         }
-        boolean reserved = declared.isPresent();
+        int length = (int) declared.getAsLong();
+        bodies.reserve(length);
+        byte[] bytes = arrays.acquire(length);
         try (InputStream in = req.content().inputStream()) {
-            byte[] body;
-            if (declared.isPresent()) {
-                int length = (int) declared.getAsLong();
-                body = in.readNBytes(length);
-                if (body.length < length) {
-                    throw ServalException.invalidArgument("the body ended after %d of its %d bytes", body.length, length);
-                }
-            } else {
-                body = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, max + 1));
-                if (body.length > max) {
-                    throw tooLarge("more than " + max + " bytes");
-                }
-                bodies.reserve(body.length);
-                reserved = true;
+            int read = in.readNBytes(bytes, 0, length);
+            if (read < length) {
+                throw ServalException.invalidArgument("the body ended after %d of its %d bytes", read, length);
             }
-            return body;
+            return new Body(bytes, length);
         } catch (IOException | RuntimeException e) {
-            if (reserved) {
-                bodies.release(declared.orElse(0));
-            }
+            bodies.release(length);
+            arrays.release(bytes);
             throw e instanceof IOException io ? new UncheckedIOException(io) : (RuntimeException) e;
         }
+    }
+
+    /** A chunked body: read up to one byte past the limit to know whether it is over. */
+    private Body readUnsized(ServerRequest req, long max) {
+        byte[] bytes;
+        try (InputStream in = req.content().inputStream()) {
+            bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, max + 1));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        if (bytes.length > max) {
+            throw tooLarge("more than " + max + " bytes");
+        }
+        bodies.reserve(bytes.length);
+        return new Body(bytes, bytes.length);
     }
 
     private ServalException tooLarge(String size) {
