@@ -36,10 +36,10 @@ final class ServeCommand implements Callable<Integer> {
             description = "Largest request body; larger ones get 413. Default: ${DEFAULT-VALUE}.")
     long maxRequestBytes;
 
-    @Option(names = "--max-inflight-bytes", paramLabel = "SIZE", defaultValue = "0", converter = ByteSize.class,
-            description = "Request bytes held at once across all requests; beyond it requests get 429. "
-                    + "Default: half the maximum heap.")
-    long maxInflightBytes;
+    @Option(names = "--max-inflight-bytes", paramLabel = "SIZE", converter = ByteSize.class,
+            description = "Request body bytes held at once across all requests; a body that does not fit "
+                    + "waits unread for room (429 after 30 s). Default: half the maximum heap.")
+    Long maxInflightBytes;
 
     @Option(names = "--strict-readiness", paramLabel = "BOOL", defaultValue = "true", arity = "1",
             description = "Report ready only when every model loaded. Default: ${DEFAULT-VALUE}.")
@@ -66,7 +66,7 @@ final class ServeCommand implements Callable<Integer> {
     public Integer call() throws InterruptedException {
         Path repository = modelRepository != null ? modelRepository : bundledRepository();
         ServerOptions options = new ServerOptions(repository, httpAddress, httpPort,
-                threads != null ? threads : Runtime.getRuntime().availableProcessors(), maxRequestBytes, maxInflightBytes,
+                threads != null ? threads : Runtime.getRuntime().availableProcessors(), maxRequestBytes, maxInflightBytes == null ? 0 : maxInflightBytes,
                 blankToEmpty(inferenceToken), blankToEmpty(adminToken),
                 Optional.ofNullable(tlsCertificate), Optional.ofNullable(tlsKey), strictReadiness, allowSpinning);
         ServalServer server = ServalServer.start(options);

@@ -17,6 +17,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
+import java.time.Duration;
 import java.net.UnknownHostException;
 import java.util.List;
 import java.util.Optional;
@@ -33,6 +34,9 @@ public final class ServalServer implements AutoCloseable {
 
     /** The protocol extensions this build implements, by Triton's names. */
     static final List<String> EXTENSIONS = List.of("classification");
+
+    /** How long a request body waits for room under --max-inflight-bytes before 429. */
+    static final Duration BODY_WAIT = Duration.ofSeconds(30);
 
     private final ModelRuntime runtime;
     private final ModelRegistry registry;
@@ -77,7 +81,7 @@ public final class ServalServer implements AutoCloseable {
             HttpTransport http = new HttpTransport(registry, metrics, metadata,
                     options.strictReadiness() ? registry::allReady : () -> true,
                     access, options.httpAddress(), options.httpPort(), tls(options),
-                    new BodyBudget(options.maxRequestBytes(), options.effectiveMaxInflightBytes())).start();
+                    new BodyBudget(options.maxRequestBytes(), options.effectiveMaxInflightBytes(), BODY_WAIT)).start();
             ServalServer server = new ServalServer(runtime, registry, http, options);
             warnIfExposed(options, access);
             long readyMs = (System.nanoTime() - started) / 1_000_000;
