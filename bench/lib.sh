@@ -44,8 +44,13 @@ limit_jvm_flags() {
 }
 
 # Builds with the project's one build command when the server or serval-bench is missing or stale,
-# so that ./serval serve does not build in the middle of a measurement.
+# so that ./serval serve does not build in the middle of a measurement. BENCH_NO_BUILD=1 skips it.
 ensure_built() {
+  if [ "${BENCH_NO_BUILD:-0}" = 1 ]; then
+    [ -f "$SERVER_JAR" ] && [ -f "$BENCH_JAR" ] || die "BENCH_NO_BUILD=1 but a jar is missing; run ./serval build"
+    log "BENCH_NO_BUILD=1: measuring the jars as built (server $(date -r "$SERVER_JAR" +%T))"
+    return 0
+  fi
   local stale=""
   for jar in "$SERVER_JAR" "$BENCH_JAR"; do
     [ -f "$jar" ] || stale=1
@@ -203,4 +208,238 @@ start_load_monitor() {
 load_report() {
   awk '{ n++; if ($2 > max) max = $2; if ($3 > 0) busy++ }
        END { printf "during the run (%d samples, every 5 s): highest 1-min load %.2f; Maven/Surefire running in %d samples\n", n, max, busy }' "$1"
+}
+
+# ---- Shared by the issue 3 scripts (load generator, Serval with a config, /metrics, JSON) ----
+
+BENCH_CP="$BENCH_JAR:$ROOT/serval-bench/target/lib/*"
+# BENCH_SERVER_JAR=FILE (issue 3 scripts): serve this jar (e.g. one built from a clean export of a
+# commit) instead of serval-server/target's; implies BENCH_NO_BUILD=1 (see start_serval).
+if [ -n "${BENCH_SERVER_JAR:-}" ]; then SERVER_JAR=$(realpath "$BENCH_SERVER_JAR"); BENCH_NO_BUILD=1; fi
+ENCODER="$ROOT/examples/bench-models/encoder/1/model.onnx"
+# Serve options every issue 3 script passes (override with BENCH_SERVE_OPTS): the in-flight body
+# budget stated explicitly, so a change of the server's default does not silently change the runs.
+BENCH_SERVE_OPTS=${BENCH_SERVE_OPTS:---max-inflight-bytes 512m}
+
+# load_gen ARGS...: dev.serval.bench.load.LoadGenerator pinned to the client core (JSON on
+# stdout, progress on stderr). Its JVM gets the limit's flags (ZGC: its own pauses stay short).
+load_gen() {
+  taskset -c "$CLIENT_CORE" "$JAVA_HOME/bin/java" "${LIMIT_FLAGS[@]}" -Xms256m -cp "$BENCH_CP" \
+    dev.serval.bench.load.LoadGenerator "$@"
+}
+
+# jfields FILE KEY...: the values of dotted KEYs (latency_ms.p99, status.429) of the JSON object in
+# FILE (its last line that starts with '{'), space-separated; "-" for a missing key.
+jfields() {
+  python3 - "$@" <<'PY'
+import json, sys
+path, keys = sys.argv[1], sys.argv[2:]
+lines = [l for l in open(path) if l.startswith("{")]
+doc = json.loads(lines[-1]) if lines else {}
+out = []
+for key in keys:
+    v = doc
+    for part in key.split("."):
+        v = v.get(part) if isinstance(v, dict) else None
+    out.append("-" if v is None else (("%.6g" % v) if isinstance(v, float) else str(v)))
+print(" ".join(out))
+PY
+}
+
+# model_repo DIR NAME MODEL_FILE [CONFIG_YAML]: a repository holding one model as NAME/1/model.onnx
+# (a hard link, or a copy: Serval refuses model files whose real path leads outside the repository),
+# with NAME/config.yaml = CONFIG_YAML when given (else none).
+model_repo() {
+  local dir=$1 name=$2 model=$3 config=${4:-}
+  mkdir -p "$dir/$name/1"
+  if ! cmp -s "$model" "$dir/$name/1/model.onnx"; then
+    rm -f "$dir/$name/1/model.onnx"
+    ln "$model" "$dir/$name/1/model.onnx" 2>/dev/null || cp "$model" "$dir/$name/1/model.onnx"
+  fi
+  if [ -n "$config" ]; then printf '%s\n' "$config" > "$dir/$name/config.yaml"; else rm -f "$dir/$name/config.yaml"; fi
+}
+
+# start_serval LOG REPO [serve options...]: ./serval serve --threads 1 pinned to the server core on
+# $SERVAL_PORT with BENCH_SERVE_OPTS; waits until ready; sets SERVAL_PID. SERVAL_JAVA_OPTS passes through.
+# With BENCH_NO_BUILD=1 it runs the server jar as built, with ./serval's own jvm_flags (read from
+# ./serval), without ./serval's rebuild check: for measuring a known build while the tree is being edited.
+start_serval() {
+  local log=$1 repo=$2; shift 2
+  port_free "$SERVAL_PORT" || die "port $SERVAL_PORT is in use (set BENCH_SERVAL_PORT)"
+  if [ "${BENCH_NO_BUILD:-0}" = 1 ]; then
+    local FLAGS=()
+    eval "$(sed -n '/^jvm_flags() {/,/^}/p' "$ROOT/serval")"
+    jvm_flags
+    # shellcheck disable=SC2086
+    (cd "$ROOT" && exec taskset -c "$SERVER_CORE" "$JAVA_HOME/bin/java" "${FLAGS[@]}" -jar "$SERVER_JAR" serve \
+      --http-port "$SERVAL_PORT" --threads 1 --model-repository "$repo" $BENCH_SERVE_OPTS "$@") > "$log" 2>&1 &
+  else
+    # shellcheck disable=SC2086
+    (cd "$ROOT" && exec taskset -c "$SERVER_CORE" ./serval serve --http-port "$SERVAL_PORT" --threads 1 \
+      --model-repository "$repo" $BENCH_SERVE_OPTS "$@") > "$log" 2>&1 &
+  fi
+  SERVAL_PID=$!; started $SERVAL_PID
+  wait_http "http://127.0.0.1:$SERVAL_PORT/v2/health/ready" $SERVAL_PID 180 || die "Serval did not get ready; see $log"
+}
+
+# stop_pid PID: stops one process this script started (TERM, then KILL after 5 s).
+stop_pid() {
+  kill "$1" 2>/dev/null || true
+  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$1" 2>/dev/null || true
+}
+
+# metric_sum NAME [LABEL_FILTER]: the sum over all series of metric NAME on Serval's /metrics
+# whose labels contain LABEL_FILTER (e.g. 'model="mobilenet_v2"'); 0 when absent.
+# Prints "-" when /metrics does not answer within 30 s (under overload it can take that long).
+metric_sum() {
+  local text
+  text=$(curl -sf --max-time 30 "http://127.0.0.1:$SERVAL_PORT/metrics") || { echo "-"; return; }
+  metric_of "$text" "$@"
+}
+# metric_of TEXT NAME [LABEL_FILTER]: as metric_sum, from an exposition already scraped.
+metric_of() {
+  awk -v n="$2" -v f="${3:-}" '
+    $0 !~ /^#/ { split($1, a, "{"); if (a[1] == n && index($0, f)) s += $NF }
+    END { printf "%.6f\n", s + 0 }' <<< "$1"
+}
+
+# cpu_ms_per PID TICKS_BEFORE COUNT: ms of CPU (all threads) PID used since TICKS_BEFORE, per COUNT.
+cpu_ms_per() {
+  awk -v d=$(( $(cpu_ticks "$1") - $2 )) -v hz="$CLK_TCK" -v n="$3" 'BEGIN { if (n > 0) printf "%.2f\n", d / hz * 1000 / n; else print "-" }'
+}
+
+# wait_server_idle PID [MAX_SECONDS]: until Serval's queues are empty and PID used under 5% of a
+# core over a second (work left from a run must not run into the next measurement); max 120 s.
+wait_server_idle() {
+  local pid=$1 deadline=$((SECONDS + ${2:-120})) before depth
+  while [ $SECONDS -lt $deadline ]; do
+    before=$(cpu_ticks "$pid"); sleep 1
+    depth=$(metric_sum serval_inference_queue_depth)
+    if [ $(( $(cpu_ticks "$pid") - before )) -le $((CLK_TCK / 20)) ] && awk -v d="$depth" 'BEGIN {exit !(d == 0)}'; then return 0; fi
+  done
+  log "WARNING: Serval (pid $pid) still busy after ${2:-120}s"
+}
+
+# spread N1 N2 ...: "median (min - max)", as the tables print it.
+# Values of "-" (nothing measured) are left out; with none left it prints "-".
+spread() {
+  local m lo hi v vals=()
+  for v in "$@"; do [ "$v" = "-" ] || vals+=("$v"); done
+  [ ${#vals[@]} -gt 0 ] || { printf -- '-'; return; }
+  read -r m lo hi < <(stats "${vals[@]}"); printf '%s (%s - %s)' "$m" "$lo" "$hi"
+}
+
+# gc_ticks PID: CPU ticks of PID's ZGC threads (ZDirector, ZDriver*, ZWorker*, ...: names Z*).
+gc_ticks() {
+  local t s=0
+  for t in /proc/"$1"/task/*; do
+    case "$(cat "$t/comm" 2>/dev/null)" in Z*) s=$((s + $(awk '{print $14 + $15}' "$t/stat" 2>/dev/null || echo 0))) ;; esac
+  done
+  echo "$s"
+}
+
+# load_window OUT ERR WARMUP SECONDS ARGS...: runs load_gen ARGS --warmup-seconds WARMUP --seconds
+# SECONDS (JSON to OUT, progress to ERR) and samples Serval ($SERVAL_PID) at the edges of the
+# measured window (the generator's clock starts when it prints "connections open"; the edges are
+# good to about 0.1 s). Sets, for the window only:
+#   W_CPU_MS  Serval CPU (all threads, /proc) per successful answer, in ms
+#   W_BUSY    Serval CPU over the window, in cores (1.00 = its pinned core fully busy)
+#   W_ROWS    mean rows per model run (serval_inference_batch_size, all models)
+#   W_OK      successful answers counted by Serval (serval_inference_requests_total)
+#   W_SWITCH  Serval context switches per successful answer (live threads at both edges)
+#   W_SCRAPE  the longer of the two /metrics scrapes at the edges, in s ("-" fields when one failed)
+#   W_GC      the share of Serval's CPU used by the JVM's ZGC threads
+# W_MIDDLE_HOOK, if set, names a command run halfway through the window (e.g. a thread dump).
+window_sample() { # time and CPU first (instant), then one /metrics scrape (slow under overload)
+  local t0 ticks switches gc text ok=- bsum=- bcount=-
+  t0=$(date +%s.%N); ticks=$(cpu_ticks "$SERVAL_PID"); switches=$(ctx_switches "$SERVAL_PID"); gc=$(gc_ticks "$SERVAL_PID")
+  if text=$(curl -sf --max-time 30 "http://127.0.0.1:$SERVAL_PORT/metrics"); then
+    ok=$(metric_of "$text" serval_inference_requests_total 'outcome="success"')
+    bsum=$(metric_of "$text" serval_inference_batch_size_sum); bcount=$(metric_of "$text" serval_inference_batch_size_count)
+  fi
+  echo "$ticks $ok $bsum $bcount $t0 $switches $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.2f", b - a}') $gc"
+}
+load_window() {
+  local out=$1 err=$2 warmup=$3 secs=$4 gen a b; shift 4
+  load_gen "$@" --warmup-seconds "$warmup" --seconds "$secs" > "$out" 2> "$err" &
+  gen=$!; started "$gen"
+  for _ in $(seq 1200); do grep -q "connections open" "$err" 2>/dev/null && break; kill -0 "$gen" 2>/dev/null || break; sleep 0.05; done
+  sleep "$warmup"; a=$(window_sample)
+  if [ -n "${W_MIDDLE_HOOK:-}" ]; then
+    sleep "$(awk -v s="$secs" 'BEGIN {print s / 2}')"; $W_MIDDLE_HOOK
+    local rest; rest=$(awk -v s="$secs" -v t0="$(echo "$a" | cut -d' ' -f5)" -v now="$(date +%s.%N)" 'BEGIN {r = s - (now - t0); print (r > 0 ? r : 0)}')
+    sleep "$rest"
+  else
+    sleep "$secs"
+  fi
+  b=$(window_sample)
+  wait "$gen" || die "the load generator failed; see $err"
+  read -r W_CPU_MS W_BUSY W_ROWS W_OK W_SWITCH W_SCRAPE W_GC < <(awk -v a="$a" -v b="$b" -v hz="$CLK_TCK" 'BEGIN {
+    split(a, x, " "); split(b, y, " "); t = y[5] - x[5]
+    cpu = "-"; rows = "-"; sw = "-"; okout = "-"
+    if (x[2] != "-" && y[2] != "-") {
+      ok = y[2] - x[2]; okout = ok
+      if (ok > 0) { cpu = sprintf("%.2f", (y[1] - x[1]) / hz * 1000 / ok); sw = sprintf("%.1f", (y[6] - x[6]) / ok) }
+    }
+    if (x[4] != "-" && y[4] != "-" && y[4] - x[4] > 0) rows = sprintf("%.2f", (y[3] - x[3]) / (y[4] - x[4]))
+    scrape = x[7] > y[7] ? x[7] : y[7]
+    gc = "-"; if (y[1] - x[1] > 0) gc = sprintf("%.0f%%", 100 * (y[8] - x[8]) / (y[1] - x[1]))
+    printf "%s %.2f %s %s %s %s %s\n", cpu, (y[1] - x[1]) / hz / t, rows, okout, sw, scrape, gc }')
+}
+
+# thread_summary PID OUT: a JSON thread dump of PID (jcmd Thread.dump_to_file, virtual threads
+# included) into OUT.json, and in OUT.txt the threads counted by state and by what they wait in:
+# a model's result (ModelVersion.await), a socket (NioSocket), or anything else.
+thread_summary() {
+  local pid=$1 out=$2
+  rm -f "$out.json"
+  "$JAVA_HOME/bin/jcmd" "$pid" Thread.dump_to_file -format=json "$out.json" > /dev/null 2>&1 || { echo "jcmd failed" > "$out.txt"; return 0; }
+  python3 - "$out.json" > "$out.txt" <<'PY'
+import collections, json, sys
+dump = json.load(open(sys.argv[1]))["threadDump"]
+counts = collections.Counter()
+for container in dump["threadContainers"]:
+    for t in container["threads"]:
+        stack = t.get("stack", [])
+        where = ("awaiting a model result" if any("ModelVersion.await" in f for f in stack)
+                 else "in a socket read/write" if any("NioSocket" in f for f in stack)
+                 else "running ONNX Runtime" if any("OrtSession.run" in f for f in stack)
+                 else "other")
+        counts[(where, t.get("state", "?"))] += 1
+print("threads at %s: %d" % (dump.get("time", "?"), sum(counts.values())))
+for (where, state), n in sorted(counts.items(), key=lambda kv: -kv[1]):
+    print("%6d  %-26s %s" % (n, where, state))
+PY
+}
+
+# code_info: which code is measured: the commit, uncommitted server changes, and how Serval is launched.
+code_info() {
+  echo "git HEAD: $(cd "$ROOT" && git log -1 --format='%h %s' 2>/dev/null || echo '?')"
+  echo "uncommitted files under serval-core/serval-server: $(cd "$ROOT" && git status --porcelain -- serval-core serval-server 2>/dev/null | wc -l)"
+  if [ "${BENCH_NO_BUILD:-0}" = 1 ]; then
+    echo "launch: $SERVER_JAR as built, with ./serval's jvm_flags (BENCH_NO_BUILD=1${BENCH_SERVER_JAR:+, BENCH_SERVER_JAR})"
+    case "$SERVER_JAR" in "$WORK"/build-*) echo "server built by commit_jar from a clean export of commit $(echo "$SERVER_JAR" | sed 's|.*/build-\([0-9a-f]*\)/.*|\1|')" ;; esac
+  else
+    echo "launch: ./serval serve"
+  fi
+}
+
+# commit_jar REV: builds the server of commit REV from a clean export (git archive, no working-tree
+# edits, .git untouched) under bench/work/build-<sha>, once, with `mvn -o package` (nothing is
+# installed into ~/.m2), and prints the jar's path. For BENCH_SERVER_JAR while the tree is being edited:
+#   BENCH_SERVER_JAR=$(bash -c 'source bench/lib.sh; find_jdk; commit_jar HEAD') bench/tail-latency.sh
+commit_jar() {
+  local sha dir
+  sha=$(cd "$ROOT" && git rev-parse --short=12 "$1") || die "no commit $1"
+  dir="$WORK/build-$sha"
+  if [ ! -f "$dir/serval-server/target/serval-server-0.1.0-SNAPSHOT.jar" ]; then
+    rm -rf "$dir"; mkdir -p "$dir"
+    (cd "$ROOT" && git archive "$sha") | tar -x -C "$dir"
+    log "building commit $sha in $dir (mvn -o package, tests skipped)..."
+    local opts="${MAVEN_OPTS:-}"; [ "$JAVA_MAJOR" -ge 23 ] && opts="$opts --sun-misc-unsafe-memory-access=allow"
+    (cd "$dir" && MAVEN_OPTS="$opts" \
+      mvn -o -q -B -ntp -Dstyle.color=never -DskipTests -pl serval-server -am package >&2) || die "building $sha failed"
+  fi
+  echo "$dir/serval-server/target/serval-server-0.1.0-SNAPSHOT.jar"
 }

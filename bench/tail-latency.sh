@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Issue 3 (P4): tail latency at 70% of saturation, open loop (constant rate, latency from each
+# request's intended send time: corrected for coordinated omission). MobileNetV2 over v2 JSON.
+#
+#   bench/tail-latency.sh [--rounds N] [--fraction F] [--seconds S] [--saturation-seconds S] [--body FILE]
+#
+# Each round, against one Serval (--threads 1, core 0, bench/work/repo-mobilenet-batching:
+# max_batch_size 32, max_queue_size 4096), with the load generator on core 1:
+#   saturation  closed loop, 64 connections, 5 s warm-up, SATURATION_SECONDS measured: 2xx/s
+#   tail        open loop at FRACTION (0.7) x that round's saturation over 64 connections,
+#               5 s warm-up, SECONDS (30) measured: p50, p95, p99, p99/p50
+# Target: p99 <= 1.5x p50. Raw output: bench/work/results/tail-latency-<time>/.
+# BENCH_QUIET_WAIT=0 skips the wait for a quiet machine (smoke tests only).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+ROUNDS=3 FRACTION=0.7 SECONDS_MEASURED=30 SAT_SECONDS=15 BODY=""
+SERVAL_PORT=${BENCH_SERVAL_PORT:-18001}
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --rounds) ROUNDS=$2; shift 2 ;;
+    --fraction) FRACTION=$2; shift 2 ;;
+    --seconds) SECONDS_MEASURED=$2; shift 2 ;;
+    --saturation-seconds) SAT_SECONDS=$2; shift 2 ;;
+    --body) BODY=$(realpath "$2"); shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option $1 (see --help)" ;;
+  esac
+done
+[ "$ROUNDS" -ge 3 ] || log "WARNING: fewer than 3 rounds is a smoke test, not a measurement (PERFORMANCE.md)"
+
+[ -f "$MOBILENET" ] || die "the MobileNetV2 benchmark model is missing; make it with /usr/bin/python3 examples/python/export_models.py --bench"
+need taskset curl python3
+find_jdk
+limit_jvm_flags
+ensure_built
+"$BENCH/make-bodies.py"
+BODY=${BODY:-$WORK/mobilenet_b1.json}
+REPO="$WORK/repo-mobilenet-batching"   # the same settings as bench/mobilenet-concurrency.sh
+model_repo "$REPO" mobilenet_v2 "$MOBILENET" "max_batch_size: 32
+dynamic_batching:
+  max_queue_size: 4096"
+
+RUN="$WORK/results/tail-latency-$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$RUN"
+trap stop_started EXIT
+wait_quiet
+{ machine_info; code_info; } > "$RUN/machine.txt"
+start_load_monitor "$RUN/load.log"
+{
+  echo "model: $(realpath --relative-to="$ROOT" "$MOBILENET"); body $(realpath --relative-to="$ROOT" "$BODY") ($(stat -c %s "$BODY") bytes)"
+  echo "config.yaml: $(tr '\n' ' ' < "$REPO/mobilenet_v2/config.yaml")"
+  echo "saturation: closed loop, 64 connections, 5 s warm-up, $SAT_SECONDS s; tail: open loop at $FRACTION x saturation, 64 connections, 5 s warm-up, $SECONDS_MEASURED s; $ROUNDS rounds"
+} >> "$RUN/machine.txt"
+
+start_serval "$RUN/serval.log" "$REPO"
+URL="127.0.0.1:$SERVAL_PORT/v2/models/mobilenet_v2/infer"
+echo "serval command line: $(tr '\0' ' ' < /proc/$SERVAL_PID/cmdline)" >> "$RUN/machine.txt"
+log "warm-up: 10 s at 10 clients"
+load_gen --url "$URL" --body "$BODY" --connections 10 --seconds 10 --quiet > "$RUN/warmup.json"
+
+ROWS="$RUN/rows.tsv"
+: > "$ROWS"
+for round in $(seq "$ROUNDS"); do
+  load_window "$RUN/saturation-r$round.json" "$RUN/saturation-r$round.log" 5 "$SAT_SECONDS" --url "$URL" --body "$BODY" --connections 64
+  sat_rows=$W_ROWS sat_cpu=$W_CPU_MS sat_busy=$W_BUSY sat_gc=$W_GC
+  read -r sat sp50 sp99 < <(jfields "$RUN/saturation-r$round.json" ok_throughput latency_ms.p50 latency_ms.p99)
+  rate=$(awk -v s="$sat" -v f="$FRACTION" 'BEGIN {printf "%.2f", s * f}')
+  log "round $round: saturation $sat 2xx/s (closed loop 64: p50 $sp50, p99 $sp99 ms); open loop at $rate/s"
+  wait_server_idle "$SERVAL_PID"
+  out="$RUN/tail-r$round.json"
+  load_window "$out" "$RUN/tail-r$round.log" 5 "$SECONDS_MEASURED" --url "$URL" --body "$BODY" --connections 64 --rate "$rate"
+  batch=$W_ROWS
+  read -r achieved p50 p95 p99 max non2xx errors lag unsent < <(jfields "$out" open_loop.achieved_rate latency_ms.p50 \
+    latency_ms.p95 latency_ms.p99 latency_ms.max non_2xx transport_errors open_loop.send_lag_ms.p99 open_loop.unsent)
+  ratio=$(awk -v a="$p99" -v b="$p50" 'BEGIN {printf "%.2f", a / b}')
+  echo "$round $sat $rate $achieved $p50 $p95 $p99 $ratio $max $non2xx $errors $lag $batch $W_CPU_MS $unsent $W_BUSY $sat_rows $sat_cpu $sat_busy $sp50 $sp99 $W_GC $sat_gc" >> "$ROWS"
+  log "round $round tail at $rate/s (achieved $achieved): p50 $p50, p95 $p95, p99 $p99 ms, p99/p50 $ratio, max $max ms, non-2xx $non2xx, errors $errors, send lag p99 $lag ms, rows/run $batch"
+  wait_server_idle "$SERVAL_PID"
+done
+
+c() { awk -v k="$1" '{print $k}' "$ROWS"; }
+{
+  echo "### MobileNetV2 over v2 JSON: open loop at $FRACTION x saturation, $ROUNDS rounds (median, min - max)"
+  echo
+  echo "Serval pinned to core $SERVER_CORE (--threads 1); the load generator pinned to core $CLIENT_CORE. Latency from each request's intended send time."
+  echo
+  echo "| round | saturation 2xx/s (closed, 64) | rate asked / sent per s | p50 ms | p95 ms | p99 ms | **p99 / p50** | max ms | non-2xx | errors | generator send lag p99 ms | rows per run | Serval CPU ms per answer (cores busy) | ZGC threads' share of that CPU |"
+  echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+  awk '{printf "| %s | %s | %s / %s | %s | %s | %s | **%s** | %s | %s | %s | %s | %s | %s (%s) | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $16, $22}' "$ROWS"
+  echo "| **median (min - max)** | $(spread $(c 2)) | $(spread $(c 3)) | $(spread $(c 5)) | $(spread $(c 6)) | $(spread $(c 7)) | **$(spread $(c 8))** | $(spread $(c 9)) | $(c 10 | awk '{t += $1} END {print t + 0}') | $(c 11 | awk '{t += $1} END {print t + 0}') | $(spread $(c 12)) | $(spread $(c 13)) | $(spread $(c 14)) ($(spread $(c 16))) | $(spread $(c 22 | tr -d %))% |"
+  echo
+  echo "Saturation runs (closed loop, 64 connections): p50 $(spread $(c 20)) ms, p99 $(spread $(c 21)) ms, rows per run $(spread $(c 17)),"
+  echo "Serval CPU $(spread $(c 18)) ms per answer, $(spread $(c 19)) cores busy, ZGC threads $(spread $(c 23 | tr -d %))% of it."
+  echo
+  echo "Target P4: p99 <= 1.5x p50. Requests unsent at the end of the drain: $(c 15 | awk '{t += $1} END {print t + 0}')."
+  echo
+  echo "Machine and settings:"
+  echo
+  sed 's/^/    /' "$RUN/machine.txt"
+  echo "    load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "    $(load_report "$RUN/load.log")"
+} > "$RUN/summary.md"
+cat "$RUN/summary.md"
+log "raw results in $RUN"
