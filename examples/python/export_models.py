@@ -55,6 +55,7 @@ BENCH_NAMES = ("mobilenet_v2", "encoder", "mlp_1g", "linear_50m")
 
 # Open Inference Protocol datatype names for numpy dtypes.
 KSERVE_DATATYPE = {
+    np.dtype(np.float16): "FP16",
     np.dtype(np.float32): "FP32",
     np.dtype(np.float64): "FP64",
     np.dtype(np.int8): "INT8",
@@ -182,6 +183,14 @@ def tensor_json(name, array, role):
             data = [format_input_float(v, array.dtype) for v in flat]
         else:
             data = [format_output_float(v) for v in flat]
+        data_text = "[" + ", ".join(data) + "]"
+    elif datatype == "FP16":
+        # JSON numbers (Serval converts them); only values whose shortest float32 text is exact,
+        # so that the reference reads back unchanged however it is parsed.
+        assert np.all(np.isfinite(array)), f"{name}: non-finite values cannot go in JSON"
+        data = [repr(float(v)) for v in flat]
+        for text, v in zip(data, flat):
+            assert float(str(np.float32(v))) == float(v), f"{name}: {text} has no short exact form"
         data_text = "[" + ", ".join(data) + "]"
     elif datatype == "BOOL":
         data_text = "[" + ", ".join("true" if v else "false" for v in flat) + "]"
@@ -769,6 +778,41 @@ def build_scalar_add(test_repo, reference):
                          "have no rounding.")
 
 
+def build_fp16(test_repo, reference):
+    """Half precision, which JSON has no numbers for: the binary tensor data extension's case."""
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT16, ["batch", "n"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT16, ["batch", "n"])
+    doubled = helper.make_tensor_value_info("doubled", TensorProto.FLOAT16, ["batch", "n"])
+    widened = helper.make_tensor_value_info("widened", TensorProto.FLOAT, ["batch", "n"])
+    two = numpy_helper.from_array(np.array(2.0, dtype=np.float32), name="two")
+    # Doubling in float32 and rounding back is exact (or overflows to infinity, as float16
+    # arithmetic would), and needs no float16 arithmetic kernel from the runtime.
+    nodes = [helper.make_node("Identity", ["x"], ["y"], name="identity"),
+             helper.make_node("Cast", ["x"], ["widened"], to=TensorProto.FLOAT, name="widen"),
+             helper.make_node("Mul", ["widened", "two"], ["doubled_float"], name="double"),
+             helper.make_node("Cast", ["doubled_float"], ["doubled"], to=TensorProto.FLOAT16,
+                              name="narrow")]
+    graph = helper.make_graph(nodes, "fp16", [x], [y, doubled, widened], initializer=[two])
+    save_helper_model(graph, test_repo / "fp16" / "1" / "model.onnx",
+                      "Test model: y = x and doubled = 2x in FLOAT16, widened = x as FLOAT.")
+    cases = []
+    for case_name, values in [("one", [[1.5]]),
+                              ("two by three", [[0.5, -2.25, 1024.0], [16384.0, -0.0, 0.0078125]]),
+                              ("three by two", [[3.140625, -1.0], [100.0, 0.3125], [-32752.0, 7.0]])]:
+        xs = np.asarray(values, dtype=np.float16)
+        cases.append((case_name, [("x", xs)], [("y", xs), ("doubled", (xs.astype(np.float32) * 2)
+                                                                   .astype(np.float16)),
+                                               ("widened", xs.astype(np.float32))]))
+    write_reference(reference / "fp16.json", "fp16", "1", {"absolute": 0.0, "relative": 0.0},
+                    cases, repository="test-repository",
+                    note="Exact: identity, a widening and a doubling of values whose float32 text "
+                         "is exact; the binary tests add subnormals, infinities and NaN.")
+
+
+TEST_MODELS = {"datatypes": build_datatypes, "fixed": build_fixed, "scalar_add": build_scalar_add,
+               "fp16": build_fp16}
+
+
 # --------------------------------------------------------------------------------------
 # Benchmark models (only with --bench / --bench-only; never committed)
 # --------------------------------------------------------------------------------------
@@ -951,11 +995,20 @@ def main(argv=None):
     parser.add_argument("--bench-only", action="append", choices=BENCH_NAMES, metavar="NAME",
                         help="write only this benchmark model (repeatable; skips the example "
                              f"and test models); one of {', '.join(BENCH_NAMES)}")
+    parser.add_argument("--test-model", action="append", choices=sorted(TEST_MODELS), metavar="NAME",
+                        help="write only this test-repository model and its reference (repeatable; "
+                             f"skips everything else); one of {', '.join(sorted(TEST_MODELS))}")
     args = parser.parse_args(argv)
 
     make_deterministic()
     print(f"torch {torch.__version__}, onnx {onnx.__version__}, numpy {np.__version__}, "
           f"python {sys.version.split()[0]}")
+
+    if args.test_model:
+        examples = args.examples_dir.resolve()
+        for name in args.test_model:
+            TEST_MODELS[name](examples / "test-repository", examples / "reference")
+        return
 
     if not args.bench_only:
         examples = args.examples_dir.resolve()
@@ -970,6 +1023,7 @@ def main(argv=None):
         build_datatypes(test_repo, reference)
         build_fixed(test_repo, reference)
         build_scalar_add(test_repo, reference)
+        build_fp16(test_repo, reference)
 
     if args.bench or args.bench_only:
         bench_dir = (args.bench or EXAMPLES_DIR / "bench-models").resolve()

@@ -33,7 +33,7 @@ public final class ServalServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ServalServer.class);
 
     /** The protocol extensions this build implements, by Triton's names. */
-    static final List<String> EXTENSIONS = List.of("classification");
+    static final List<String> EXTENSIONS = List.of("classification", "binary_tensor_data");
 
     /** How long a request body waits for room under --max-inflight-bytes before 429. */
     static final Duration BODY_WAIT = Duration.ofSeconds(30);

@@ -41,18 +41,65 @@ import java.util.Map;
  */
 final class JsonRequestDecoder {
     private static final BigInteger UINT64_MAX = BigInteger.ONE.shiftLeft(64).subtract(BigInteger.ONE);
+    /** Binary tensor data extension: an input's byte count after the JSON. */
+    static final String BINARY_DATA_SIZE = "binary_data_size";
+    /** Binary tensor data extension: an output wanted as raw bytes. */
+    static final String BINARY_DATA = "binary_data";
+    /** Binary tensor data extension: every output (unless it says otherwise) wanted as raw bytes. */
+    static final String BINARY_DATA_OUTPUT = "binary_data_output";
 
     private JsonRequestDecoder() {
     }
 
     /**
+     * Decodes a request whose tensors are all in its JSON (no {@code Inference-Header-Content-Length}).
+     *
      * @param specs the model's declared inputs, used to type {@code data} that precedes {@code datatype}
-     * @throws ServalException INVALID_ARGUMENT for malformed JSON or inconsistent tensors
+     * @throws ServalException INVALID_ARGUMENT for malformed JSON or inconsistent tensors, and for an
+     *                         input with {@code binary_data_size}, which needs the binary extension's header
      */
     static InferenceRequest decode(byte[] body, int offset, int length, String model, String version,
                                    List<TensorSpec> specs) {
+        Header header = decodeHeader(body, offset, length, specs);
+        if (!header.binary().isEmpty()) {
+            BinaryInput first = header.binary().getFirst();
+            throw ServalException.invalidArgument("input '%s' has binary_data_size %d, but the request has no "
+                    + "Inference-Header-Content-Length header saying where its JSON ends and the binary data begin",
+                    first.name(), first.size());
+        }
+        return new InferenceRequest(model, version, header.id(), header.parameters(), header.inputs(),
+                header.outputs());
+    }
+
+    /**
+     * Decodes the JSON part of a request that may carry binary tensors (Triton's binary tensor data
+     * extension): inputs with {@code data} are decoded as by {@link #decode}, inputs with
+     * {@code binary_data_size} are checked against their shape and datatype and listed in
+     * {@link Header#binary()}, to be read from the bytes that follow.
+     *
+     * @throws ServalException INVALID_ARGUMENT for malformed JSON or inconsistent tensors
+     */
+    static Header decodeHeader(byte[] body, int offset, int length, List<TensorSpec> specs) {
         requireUtf8(body, offset, length);
-        return new Reader(new JsonReader(body, offset, length), body, length, specs).request(model, version);
+        return new Reader(new JsonReader(body, offset, length), body, length, specs).request();
+    }
+
+    /**
+     * An input whose elements follow the JSON as {@code size} raw bytes.
+     *
+     * @param index where the input stands among the request's inputs
+     */
+    record BinaryInput(int index, String name, DataType type, long[] shape, int size) {
+    }
+
+    /**
+     * A request's JSON part.
+     *
+     * @param inputs every input in request order; null at the index of each {@link BinaryInput}
+     * @param binary the inputs whose data follow the JSON, in request order (the order of their bytes)
+     */
+    record Header(String id, Parameters parameters, List<Tensor> inputs, List<BinaryInput> binary,
+                  List<RequestedOutput> outputs) {
     }
 
     /**
@@ -85,13 +132,14 @@ final class JsonRequestDecoder {
             this.specs = specs;
         }
 
-        InferenceRequest request(String model, String version) {
+        Header request() {
             if (parser.nextToken() != Token.START_OBJECT) {
                 throw ServalException.invalidArgument("the request body must be a JSON object with 'inputs'");
             }
             String id = null;
             Parameters parameters = Parameters.empty();
             List<Tensor> inputs = null;
+            List<BinaryInput> binary = new ArrayList<>(0);
             List<RequestedOutput> outputs = List.of();
             while (parser.nextToken() == Token.FIELD_NAME) {
                 String field = parser.currentName();
@@ -99,7 +147,7 @@ final class JsonRequestDecoder {
                 switch (field) {
                     case "id" -> id = string("id", value);
                     case "parameters" -> parameters = parameters("parameters", value);
-                    case "inputs" -> inputs = inputs(value);
+                    case "inputs" -> inputs = inputs(value, binary);
                     case "outputs" -> outputs = outputs(value);
                     default -> throw ServalException.invalidArgument(
                             "unknown field '%s' in the request; expected id, parameters, inputs, outputs", field);
@@ -111,23 +159,21 @@ final class JsonRequestDecoder {
             if (inputs == null) {
                 throw ServalException.invalidArgument("the request has no 'inputs'");
             }
-            if (parameters.getBoolean("binary_data_output", false)) {
-                throw ServalException.invalidArgument(
-                        "parameter binary_data_output is set, but this endpoint answers in JSON only");
-            }
-            return new InferenceRequest(model, version, id, parameters, inputs, outputs);
+            parameters.getBoolean(BINARY_DATA_OUTPUT, false); // a non-boolean is refused here, before any work
+            return new Header(id, parameters, inputs, binary, outputs);
         }
 
-        private List<Tensor> inputs(Token token) {
+        private List<Tensor> inputs(Token token, List<BinaryInput> binary) {
             expect(token, Token.START_ARRAY, "'inputs'", "an array of tensors");
             List<Tensor> inputs = new ArrayList<>(specs.size());
             for (int index = 0; parser.nextToken() != Token.END_ARRAY; index++) {
-                inputs.add(input(index));
+                inputs.add(input(index, binary));
             }
             return inputs;
         }
 
-        private Tensor input(int index) {
+        /** The input the parser is on, or null when its data follow the JSON (added to {@code binary}). */
+        private Tensor input(int index, List<BinaryInput> binary) {
             expect(parser.currentToken(), Token.START_OBJECT, "inputs[" + index + "]", "a tensor object");
             String name = null;
             long[] shape = null;
@@ -172,9 +218,13 @@ final class JsonRequestDecoder {
             if (type == null) {
                 throw ServalException.invalidArgument("%s has no 'datatype'", label);
             }
-            if (parameters.asMap().containsKey("binary_data_size")) {
-                throw ServalException.invalidArgument(
-                        "%s uses binary_data_size, but this endpoint accepts JSON data only", label);
+            if (parameters.asMap().containsKey(BINARY_DATA_SIZE)) {
+                if (data != null || deferredStart >= 0) {
+                    throw ServalException.invalidArgument("%s has both 'data' and parameter binary_data_size; "
+                            + "send its elements one way: in 'data' or as binary data after the JSON", label);
+                }
+                binary.add(binaryInput(index, name, type, shape, parameters.asMap().get(BINARY_DATA_SIZE)));
+                return null;
             }
             if (dataParsedAs != null && dataParsedAs != type) {
                 throw ServalException.invalidArgument("input '%s' has datatype %s but the model expects %s",
@@ -195,6 +245,32 @@ final class JsonRequestDecoder {
                         label, actual, Shapes.format(shape), expected);
             }
             return new Tensor(name, type, shape, data);
+        }
+
+        /** Checks a binary input's declared size against its shape and datatype. */
+        private static BinaryInput binaryInput(int index, String name, DataType type, long[] shape, Object declared) {
+            String label = "input '" + name + "'";
+            if (!(declared instanceof Long size) || size < 0) {
+                throw ServalException.invalidArgument("%s parameter binary_data_size is %s; expected its byte count, "
+                        + "a non-negative integer", label, declared instanceof String text ? "\"" + text + "\"" : declared);
+            }
+            if (size > Integer.MAX_VALUE - 8) {
+                throw ServalException.invalidArgument("%s binary_data_size %d is over the 2 GB a tensor may hold",
+                        label, size);
+            }
+            long elements = Shapes.elementCount(shape);
+            if (type.isFixedWidth()) {
+                long needed = elements > Long.MAX_VALUE / type.byteSize() ? -1 : elements * type.byteSize();
+                if (needed != size) {
+                    throw ServalException.invalidArgument("%s has binary_data_size %d but shape %s of %s needs %s bytes",
+                            label, size, Shapes.format(shape), type,
+                            needed < 0 ? "more than 2^63" : elements + " x " + type.byteSize() + " = " + needed);
+                }
+            } else if (elements > size / 4) {
+                throw ServalException.invalidArgument("%s has binary_data_size %d but shape %s has %d BYTES elements, "
+                        + "which need at least 4 bytes each for their lengths", label, size, Shapes.format(shape), elements);
+            }
+            return new BinaryInput(index, name, type, shape, (int) (long) size);
         }
 
         private DataType declaredType(String name) {
@@ -416,9 +492,10 @@ final class JsonRequestDecoder {
                 if (name == null) {
                     throw ServalException.invalidArgument("%s has no 'name'", label);
                 }
-                if (parameters.getBoolean("binary_data", false)) {
-                    throw ServalException.invalidArgument(
-                            "output '%s' asks for binary_data, but this endpoint answers in JSON only", name);
+                Object binary = parameters.asMap().get(BINARY_DATA);
+                if (binary != null && !(binary instanceof Boolean)) {
+                    throw ServalException.invalidArgument("output '%s' parameter binary_data is %s; expected true or false",
+                            name, binary instanceof String text ? "\"" + text + "\"" : binary);
                 }
                 outputs.add(new RequestedOutput(name, parameters));
             }

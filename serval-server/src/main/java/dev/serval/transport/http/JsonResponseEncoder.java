@@ -56,9 +56,22 @@ final class JsonResponseEncoder {
     }
 
     static byte[] inference(InferenceResponse response) {
+        return inference(response, null);
+    }
+
+    /**
+     * The response's JSON; with {@code binary}, the outputs marked there carry
+     * {@code "parameters": {"binary_data_size": S}} instead of {@code data} (their bytes follow the
+     * JSON, see {@link BinaryResponse}).
+     *
+     * @param binary per output, whether it goes as binary data; null when none does
+     */
+    static byte[] inference(InferenceResponse response, boolean[] binary) {
         long elements = 0;
-        for (Tensor output : response.outputs()) {
-            elements += output.elementCount();
+        for (int i = 0; i < response.outputs().size(); i++) {
+            if (binary == null || !binary[i]) {
+                elements += response.outputs().get(i).elementCount();
+            }
         }
         int hint = (int) Math.min(Integer.MAX_VALUE - 8, 256 + elements * 12);
         return write(hint, json -> {
@@ -73,14 +86,21 @@ final class JsonResponseEncoder {
                 parameters(json, response.parameters());
             }
             json.writeArrayFieldStart("outputs");
-            for (Tensor output : response.outputs()) {
+            for (int i = 0; i < response.outputs().size(); i++) {
+                Tensor output = response.outputs().get(i);
                 json.writeStartObject();
                 json.writeStringField("name", output.name());
                 json.writeStringField("datatype", output.type().name());
                 json.writeFieldName("shape");
                 json.writeArray(output.shape(), 0, output.shape().length);
-                json.writeFieldName("data");
-                data(json, output);
+                if (binary != null && binary[i]) {
+                    json.writeObjectFieldStart("parameters");
+                    json.writeNumberField(JsonRequestDecoder.BINARY_DATA_SIZE, BinaryResponse.byteSize(output));
+                    json.writeEndObject();
+                } else {
+                    json.writeFieldName("data");
+                    data(json, output);
+                }
                 json.writeEndObject();
             }
             json.writeEndArray();

@@ -16,9 +16,11 @@ import io.helidon.webserver.http.HttpRules;
 import io.helidon.webserver.http.HttpService;
 import io.helidon.webserver.http.ServerRequest;
 import io.helidon.webserver.http.ServerResponse;
+import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
@@ -27,7 +29,8 @@ import java.util.function.BooleanSupplier;
 
 /**
  * The Open Inference Protocol's REST endpoints (health, server and model metadata, readiness,
- * inference with JSON tensors).
+ * inference with JSON tensors, and with raw tensors after the JSON: Triton's binary tensor data
+ * extension, see {@link BinaryRequestDecoder} and {@link BinaryResponse}).
  *
  * <p>Handlers run on Helidon's virtual threads. Inference resolves the model before reading the
  * body, so an unknown model costs nothing, then decodes, hands the request to the model's own
@@ -111,34 +114,132 @@ final class RestApi implements HttpService {
         json(res, 200, body);
     }
 
-    private void infer(ServerRequest req, ServerResponse res) {
+    private void infer(ServerRequest req, ServerResponse res) throws IOException {
         access.requireInference(req);
         ModelVersion model = resolve(req);
+        InferenceRequest request;
         InferenceResponse response;
-        Body body = null;
+        long reserved = 0;
         // The arrival tells the model's batcher a request is on its way while the body is read and
         // decoded; a full queue refuses it here, before the body is read.
         try (ModelScheduler.Arrival arrival = model.arrive()) {
-            InferenceRequest request;
             try {
-                body = readBody(req);
-                request = JsonRequestDecoder.decode(body.bytes(), 0, body.length(), model.name(), model.version(),
-                        model.inputs());
+                long headerLength = inferenceHeaderLength(req);
+                if (headerLength < 0) {
+                    Body body = readBody(req);
+                    reserved = body.length();
+                    try {
+                        request = JsonRequestDecoder.decode(body.bytes(), 0, body.length(), model.name(),
+                                model.version(), model.inputs());
+                    } finally {
+                        arrays.release(body.bytes());
+                    }
+                } else {
+                    OptionalLong declared = req.headers().contentLength();
+                    if (declared.isPresent()) {
+                        long length = declared.getAsLong();
+                        if (length > bodies.maxRequestBytes()) {
+                            throw tooLarge(length + " bytes");
+                        }
+                        requireHeaderWithin(headerLength, length);
+                        bodies.reserve(length);
+                        reserved = length;
+                        request = readBinary(req, model, (int) headerLength, length);
+                    } else {
+                        Body body = readUnsized(req, bodies.maxRequestBytes());
+                        reserved = body.length();
+                        requireHeaderWithin(headerLength, body.length());
+                        request = decodeBinary(body, model, (int) headerLength);
+                    }
+                }
             } catch (ServalException e) {
                 model.failed(arrival, e.code());
                 throw e;
-            } finally {
-                if (body != null) {
-                    arrays.release(body.bytes());
-                }
             }
             response = model.infer(request, arrival);
         } finally {
-            if (body != null) {
-                bodies.release(body.length());
+            bodies.release(reserved);
+        }
+        boolean[] binary = BinaryResponse.select(request, response);
+        if (binary == null) {
+            json(res, 200, JsonResponseEncoder.inference(response));
+        } else {
+            BinaryResponse.send(res, response, binary);
+        }
+    }
+
+    /**
+     * The binary tensor data extension's {@code Inference-Header-Content-Length}: how many bytes of
+     * the body are JSON; -1 when the header is absent (the body is all JSON).
+     */
+    private static long inferenceHeaderLength(ServerRequest req) {
+        var value = req.headers().first(BinaryResponse.INFERENCE_HEADER_CONTENT_LENGTH);
+        if (value.isEmpty()) {
+            return -1;
+        }
+        String text = value.get().trim();
+        long length;
+        try {
+            length = Long.parseLong(text);
+        } catch (NumberFormatException e) {
+            length = -1;
+        }
+        if (length < 0 || length > Integer.MAX_VALUE - 8) {
+            throw ServalException.invalidArgument("header Inference-Header-Content-Length is \"%s\"; expected the "
+                    + "length in bytes of the JSON at the start of the body, a non-negative integer", value.get());
+        }
+        return length;
+    }
+
+    private static void requireHeaderWithin(long headerLength, long bodyLength) {
+        if (headerLength > bodyLength) {
+            throw ServalException.invalidArgument("header Inference-Header-Content-Length is %d, but the body has only "
+                    + "%d bytes; it must give the length of the JSON at the body's start", headerLength, bodyLength);
+        }
+    }
+
+    /**
+     * Reads a body of {@code length} bytes (its budget already reserved) whose first
+     * {@code headerLength} bytes are JSON: the JSON into a pooled array, the binary inputs after it
+     * straight from the stream into their tensors' buffers ({@link BinaryRequestDecoder}).
+     */
+    private InferenceRequest readBinary(ServerRequest req, ModelVersion model, int headerLength, long length)
+            throws IOException {
+        try (InputStream in = req.content().inputStream()) {
+            try {
+                JsonRequestDecoder.Header header;
+                byte[] json = arrays.acquire(headerLength);
+                try {
+                    int read = in.readNBytes(json, 0, headerLength);
+                    if (read < headerLength) {
+                        throw ServalException.invalidArgument("the body ended after %d of its %d bytes", read, length);
+                    }
+                    header = JsonRequestDecoder.decodeHeader(json, 0, headerLength, model.inputs());
+                } finally {
+                    arrays.release(json);
+                }
+                return BinaryRequestDecoder.decode(header, in, length - headerLength, headerLength, model.name(),
+                        model.version());
+            } catch (ServalException e) {
+                // Read what is left (the budget already holds it) so that the client, still sending,
+                // reads the 400 instead of a reset connection.
+                in.transferTo(OutputStream.nullOutputStream());
+                throw e;
             }
         }
-        json(res, 200, JsonResponseEncoder.inference(response));
+    }
+
+    /** A body read whole (sent without Content-Length) whose first {@code headerLength} bytes are JSON. */
+    private InferenceRequest decodeBinary(Body body, ModelVersion model, int headerLength) throws IOException {
+        try {
+            JsonRequestDecoder.Header header = JsonRequestDecoder.decodeHeader(body.bytes(), 0, headerLength,
+                    model.inputs());
+            return BinaryRequestDecoder.decode(header,
+                    new ByteArrayInputStream(body.bytes(), headerLength, body.length() - headerLength),
+                    body.length() - headerLength, headerLength, model.name(), model.version());
+        } finally {
+            arrays.release(body.bytes());
+        }
     }
 
     private void metrics(ServerRequest req, ServerResponse res) throws IOException {

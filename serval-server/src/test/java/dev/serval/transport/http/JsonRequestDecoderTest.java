@@ -682,14 +682,67 @@ class JsonRequestDecoderTest {
     }
 
     @Test
-    void decode_rejectsBinaryExtensions() {
-        assertInvalid("{\"parameters\": {\"binary_data_output\": true}, \"inputs\": []}")
-                .hasMessageContaining("binary_data_output");
+    void decode_acceptsBinaryOutputFlags() {
+        InferenceRequest request = decode("{\"parameters\": {\"binary_data_output\": true}, \"inputs\": [], "
+                + "\"outputs\": [{\"name\": \"y\", \"parameters\": {\"binary_data\": true}}]}");
+        assertThat(request.parameters().getBoolean("binary_data_output", false)).isTrue();
+        assertThat(request.outputs().getFirst().parameters().getBoolean("binary_data", false)).isTrue();
+    }
+
+    @Test
+    void decode_rejectsBinaryDataSizeWithoutTheHeader() {
+        assertInvalidTensor("{\"name\": \"x\", \"shape\": [1], \"datatype\": \"FP32\", "
+                + "\"parameters\": {\"binary_data_size\": 4}}")
+                .hasMessageContaining("input 'x' has binary_data_size 4")
+                .hasMessageContaining("no Inference-Header-Content-Length header");
+    }
+
+    @Test
+    void decode_rejectsBinaryDataSizeBesideData() {
         assertInvalidTensor("{\"name\": \"x\", \"shape\": [1], \"datatype\": \"FP32\", \"data\": [1], "
                 + "\"parameters\": {\"binary_data_size\": 4}}")
-                .hasMessageContaining("input 'x' uses binary_data_size");
-        assertInvalid("{\"inputs\": [], \"outputs\": [{\"name\": \"y\", \"parameters\": {\"binary_data\": true}}]}")
-                .hasMessageContaining("output 'y' asks for binary_data");
+                .hasMessageContaining("input 'x' has both 'data' and parameter binary_data_size");
+    }
+
+    @Test
+    void decodeHeader_listsBinaryInputsInOrder() {
+        byte[] json = ("{\"inputs\": [{\"name\": \"a\", \"shape\": [2], \"datatype\": \"INT16\", "
+                + "\"parameters\": {\"binary_data_size\": 4}}, "
+                + "{\"name\": \"b\", \"shape\": [1], \"datatype\": \"FP32\", \"data\": [1.5]}, "
+                + "{\"name\": \"c\", \"shape\": [1], \"datatype\": \"BYTES\", \"parameters\": {\"binary_data_size\": 9}}]}")
+                .getBytes(StandardCharsets.UTF_8);
+        JsonRequestDecoder.Header header = JsonRequestDecoder.decodeHeader(json, 0, json.length, List.of());
+        assertThat(header.binary()).extracting(JsonRequestDecoder.BinaryInput::name).containsExactly("a", "c");
+        assertThat(header.binary()).extracting(JsonRequestDecoder.BinaryInput::index).containsExactly(0, 2);
+        assertThat(header.inputs().get(0)).isNull();
+        assertThat(header.inputs().get(1).name()).isEqualTo("b");
+    }
+
+    @Test
+    void decodeHeader_rejectsBinaryDataSizeThatDisagreesWithShape() {
+        assertInvalidHeader("{\"name\": \"x\", \"shape\": [2, 3], \"datatype\": \"FP32\", "
+                + "\"parameters\": {\"binary_data_size\": 20}}")
+                .hasMessageContaining("input 'x' has binary_data_size 20 but shape [2,3] of FP32 needs 6 x 4 = 24 bytes");
+        assertInvalidHeader("{\"name\": \"s\", \"shape\": [3], \"datatype\": \"BYTES\", "
+                + "\"parameters\": {\"binary_data_size\": 11}}")
+                .hasMessageContaining("input 's' has binary_data_size 11 but shape [3] has 3 BYTES elements");
+        assertInvalidHeader("{\"name\": \"x\", \"shape\": [1], \"datatype\": \"FP32\", "
+                + "\"parameters\": {\"binary_data_size\": -4}}")
+                .hasMessageContaining("input 'x' parameter binary_data_size is -4; expected its byte count");
+        assertInvalidHeader("{\"name\": \"x\", \"shape\": [1], \"datatype\": \"FP32\", "
+                + "\"parameters\": {\"binary_data_size\": \"4\"}}")
+                .hasMessageContaining("input 'x' parameter binary_data_size is \"4\"");
+        assertInvalidHeader("{\"name\": \"x\", \"shape\": [4611686018427387904], \"datatype\": \"FP64\", "
+                + "\"parameters\": {\"binary_data_size\": 8}}")
+                .hasMessageContaining("needs more than 2^63 bytes");
+    }
+
+    private static AbstractThrowableAssert<?, ? extends Throwable> assertInvalidHeader(String tensor) {
+        byte[] json = ("{\"inputs\": [" + tensor + "]}").getBytes(StandardCharsets.UTF_8);
+        return assertThatThrownBy(() -> JsonRequestDecoder.decodeHeader(json, 0,
+                        json.length, List.of()))
+                .isInstanceOfSatisfying(ServalException.class,
+                        e -> assertThat(e.code()).isEqualTo(ErrorCode.INVALID_ARGUMENT));
     }
 
     @Test
@@ -704,6 +757,8 @@ class JsonRequestDecoderTest {
         assertInvalid("{\"parameters\": {\"binary_data_output\": \"yes\"}, \"inputs\": []}")
                 .hasMessageContaining("binary_data_output")
                 .hasMessageContaining("true or false");
+        assertInvalid("{\"inputs\": [], \"outputs\": [{\"name\": \"y\", \"parameters\": {\"binary_data\": 1}}]}")
+                .hasMessageContaining("output 'y' parameter binary_data is 1; expected true or false");
     }
 
     // ---------------------------------------------------------------- encodings
