@@ -24,10 +24,14 @@ import java.util.concurrent.ArrayBlockingQueue;
  *
  * <p>Design note on copies: a fixed-width input goes from the request's stream, through a small
  * reused chunk, straight into its pooled direct buffer, which ONNX Runtime then reads in place; the
- * body is never gathered whole into one array first. Between the socket and ONNX Runtime the bytes
- * are thus copied twice, both times in cache-sized pieces: Helidon's socket buffer -> the chunk (an
- * {@link InputStream} can only fill a {@code byte[]}) -> the direct buffer. BYTES inputs are read
- * into one heap array and cut into their elements, which ONNX Runtime needs as strings anyway.
+ * body is never gathered whole into one array first (only its JSON part is, into a pooled array).
+ * Between the socket and ONNX Runtime the bytes are still copied twice: Helidon's socket buffer ->
+ * the chunk (an {@link InputStream} can only fill a {@code byte[]}) -> the direct buffer; the
+ * alternative, the whole body into a pooled array and then one copy into the direct buffer, is the
+ * same two copies. Measured in the running server on a 4 MB FP16 input, both read in 4 to 5 ms
+ * (median, within the noise of a loaded 2-core machine); streaming is kept because it holds no
+ * body-sized array while a request waits. BYTES inputs are read into one heap array and cut into
+ * their elements, which ONNX Runtime needs as Java strings anyway.
  *
  * <p>Every declared size is checked against the bytes the body has before anything is read or
  * allocated, so a lying header costs nothing; a body that ends early is noticed as it is read.
