@@ -10,6 +10,7 @@ import dev.serval.model.ModelRegistry;
 import dev.serval.model.ModelStatus;
 import dev.serval.model.ModelVersion;
 import dev.serval.schedule.ModelScheduler;
+import io.helidon.common.buffers.DataReader;
 import io.helidon.http.HeaderNames;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
 import io.helidon.webserver.http.HttpRules;
@@ -220,13 +221,25 @@ final class RestApi implements HttpService {
                 }
                 return BinaryRequestDecoder.decode(header, in, length - headerLength, headerLength, model.name(),
                         model.version());
+            } catch (DataReader.InsufficientDataAvailableException e) {
+                throw endedEarly(length);
             } catch (ServalException e) {
                 // Read what is left (the budget already holds it) so that the client, still sending,
                 // reads the 400 instead of a reset connection.
-                in.transferTo(OutputStream.nullOutputStream());
+                try {
+                    in.transferTo(OutputStream.nullOutputStream());
+                } catch (IOException | DataReader.InsufficientDataAvailableException ignored) {
+                    // The client is gone or sent less: the 400 stands.
+                }
                 throw e;
             }
         }
+    }
+
+    /** Helidon's answer to a connection that closes before the body's Content-Length arrived. */
+    private static ServalException endedEarly(long length) {
+        return ServalException.invalidArgument("the body ended before the %d bytes its Content-Length announced",
+                length);
     }
 
     /** A body read whole (sent without Content-Length) whose first {@code headerLength} bytes are JSON. */
@@ -314,6 +327,9 @@ final class RestApi implements HttpService {
         } catch (IOException | RuntimeException e) {
             bodies.release(length);
             arrays.release(bytes);
+            if (e instanceof DataReader.InsufficientDataAvailableException) {
+                throw endedEarly(length);
+            }
             throw e instanceof IOException io ? new UncheckedIOException(io) : (RuntimeException) e;
         }
     }
@@ -325,6 +341,8 @@ final class RestApi implements HttpService {
             bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, max + 1));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        } catch (DataReader.InsufficientDataAvailableException e) {
+            throw ServalException.invalidArgument("the body ended before its last chunk");
         }
         if (bytes.length > max) {
             throw tooLarge("more than " + max + " bytes");

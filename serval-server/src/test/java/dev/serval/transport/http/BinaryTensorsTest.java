@@ -348,6 +348,37 @@ class BinaryTensorsTest {
     }
 
     @Test
+    void bodyEndingBeforeItsContentLength_is400() throws IOException {
+        // Content-Length promises 16 binary bytes; the client sends 6 and stops.
+        byte[] json = IRIS_BINARY.getBytes(StandardCharsets.UTF_8);
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", bundled.uri("/").getPort())) {
+            socket.setSoTimeout(30_000);
+            String head = "POST " + IRIS + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: " + (json.length + 16)
+                    + "\r\n" + BinaryBodies.HEADER + ": " + json.length + "\r\nConnection: close\r\n\r\n";
+            socket.getOutputStream().write(BinaryBodies.concat(head.getBytes(StandardCharsets.US_ASCII), json, new byte[6]));
+            socket.shutdownOutput();
+            String answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(answer).startsWith("HTTP/1.1 400");
+            assertThat(answer).contains("the body ended before the " + (json.length + 16)
+                    + " bytes its Content-Length announced");
+        }
+    }
+
+    @Test
+    void jsonBodyEndingBeforeItsContentLength_is400() throws IOException {
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", bundled.uri("/").getPort())) {
+            socket.setSoTimeout(30_000);
+            String head = "POST " + IRIS + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 500\r\n"
+                    + "Connection: close\r\n\r\n{\"inputs\": [";
+            socket.getOutputStream().write(head.getBytes(StandardCharsets.US_ASCII));
+            socket.shutdownOutput();
+            String answer = new String(socket.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertThat(answer).startsWith("HTTP/1.1 400");
+            assertThat(answer).contains("the body ended before the 500 bytes its Content-Length announced");
+        }
+    }
+
+    @Test
     void binaryBodyOverTheSizeLimit_is413() {
         try (TestServer small = TestServer.start(dev.serval.server.ServerOptions.defaults(Examples.repository())
                 .withMaxRequestBytes(1024))) {

@@ -43,6 +43,7 @@ class RestApiTest {
         assertThat(metadata.get("name").asText()).isEqualTo("serval");
         assertThat(metadata.get("version").asText()).isNotBlank();
         assertThat(metadata.get("extensions").isArray()).isTrue();
+        assertThat(metadata.get("extensions").toString()).contains("\"classification\"", "\"binary_tensor_data\"");
     }
 
     @Test
