@@ -24,6 +24,7 @@ import java.util.function.IntSupplier;
  * serval_inference_compute_duration_seconds{model,version}   one run, stacking and splitting included
  * serval_inference_batch_size{model,version}                 rows per run
  * serval_inference_queue_depth{model,version}                requests waiting now
+ * serval_inference_batch_ceiling{model,version}              rows the next run may gather (learned)
  * serval_inference_degraded_total{model,fallback}            requests answered by the fallback model
  * </pre>
  *
@@ -42,6 +43,7 @@ public final class ServalMetrics {
     final Histogram batchSize;
     final Counter degraded;
     private final Map<List<String>, IntSupplier> queueDepths = new ConcurrentHashMap<>();
+    private final Map<List<String>, IntSupplier> batchCeilings = new ConcurrentHashMap<>();
 
     /** A registry with the JVM's metrics and Serval's. */
     public static ServalMetrics create() {
@@ -77,6 +79,12 @@ public final class ServalMetrics {
                 .callback(callback -> queueDepths.forEach((labels, depth) ->
                         callback.call(depth.getAsInt(), labels.get(0), labels.get(1))))
                 .register(registry);
+        GaugeWithCallback.builder().name("serval_inference_batch_ceiling")
+                .help("Most rows the model's next run may gather: max_batch_size, or less where the scheduler "
+                        + "measured smaller batches cheaper per row").labelNames("model", "version")
+                .callback(callback -> batchCeilings.forEach((labels, ceiling) ->
+                        callback.call(ceiling.getAsInt(), labels.get(0), labels.get(1))))
+                .register(registry);
     }
 
     private Histogram seconds(String name, String help) {
@@ -90,9 +98,16 @@ public final class ServalMetrics {
         return new ModelMetrics(this, model, version);
     }
 
-    /** Stops reporting a model version's queue depth (it was unloaded). */
+    /** As {@link #forModel(String, String, IntSupplier)}, with the batch ceiling read at each scrape too. */
+    public ModelMetrics forModel(String model, String version, IntSupplier queueDepth, IntSupplier batchCeiling) {
+        batchCeilings.put(List.of(model, version), batchCeiling);
+        return forModel(model, version, queueDepth);
+    }
+
+    /** Stops reporting a model version's gauges (it was unloaded). */
     public void remove(String model, String version) {
         queueDepths.remove(List.of(model, version));
+        batchCeilings.remove(List.of(model, version));
     }
 
     /** A consistent snapshot of every metric, for an exporter. */

@@ -31,6 +31,8 @@ import java.util.Set;
  *   default_timeout_microseconds: 0    # deadline when the request sets none; 0 = none
  *   priority_levels: 2                 # request parameter priority: 1 (highest) .. levels
  *   default_priority_level: 2          # the level of requests that set none (default: the lowest)
+ *   adaptive_batch_size: true          # Serval's own: learn the batch size (up to max_batch_size) that
+ *                                      #   costs least per row on this machine; false = always fill up
  * instance_group:
  *   count: 1                           # concurrent runs (default 1)
  * parameters:
@@ -69,9 +71,10 @@ public record ModelConfig(Optional<String> labelsFile, OptionalInt maxBatchSize,
      * @param defaultPriorityLevel level of requests that set none, 1..priorityLevels
      */
     public record DynamicBatching(long maxQueueDelayMicros, List<Integer> preferredBatchSizes, int maxQueueSize,
-                                  long defaultTimeoutMicros, int priorityLevels, int defaultPriorityLevel) {
-        /** Small delay (never TorchServe's 100 ms), bounded queue, no deadline, one level. */
-        public static final DynamicBatching DEFAULTS = new DynamicBatching(500, List.of(), 1024, 0, 1, 1);
+                                  long defaultTimeoutMicros, int priorityLevels, int defaultPriorityLevel,
+                                  boolean adaptiveBatchSize) {
+        /** Small delay (never TorchServe's 100 ms), bounded queue, no deadline, one level, batch size learned. */
+        public static final DynamicBatching DEFAULTS = new DynamicBatching(500, List.of(), 1024, 0, 1, 1, true);
 
         public DynamicBatching {
             preferredBatchSizes = List.copyOf(preferredBatchSizes);
@@ -88,7 +91,8 @@ public record ModelConfig(Optional<String> labelsFile, OptionalInt maxBatchSize,
     private static final Set<String> TOP_LEVEL = Set.of("labels", "max_batch_size", "dynamic_batching",
             "instance_group", "parameters", "fallback");
     private static final Set<String> BATCHING = Set.of("max_queue_delay_microseconds", "preferred_batch_size",
-            "max_queue_size", "default_timeout_microseconds", "priority_levels", "default_priority_level");
+            "max_queue_size", "default_timeout_microseconds", "priority_levels", "default_priority_level",
+            "adaptive_batch_size");
 
     /**
      * Reads a config file; YAML unless its name ends in {@code .json}.
@@ -203,7 +207,9 @@ public record ModelConfig(Optional<String> labelsFile, OptionalInt maxBatchSize,
         int levels = settings.integer(p + "priority_levels", node.get("priority_levels"), 1, 16, d.priorityLevels());
         int defaultLevel = settings.integer(p + "default_priority_level", node.get("default_priority_level"),
                 1, levels, levels);
-        return new DynamicBatching(delay, preferred, queueSize, timeout, levels, defaultLevel);
+        boolean adaptive = settings.bool(p + "adaptive_batch_size", node.get("adaptive_batch_size"),
+                d.adaptiveBatchSize());
+        return new DynamicBatching(delay, preferred, queueSize, timeout, levels, defaultLevel, adaptive);
     }
 
     /**
@@ -267,6 +273,16 @@ public record ModelConfig(Optional<String> labelsFile, OptionalInt maxBatchSize,
                 throw error(name, node, "an integer from " + min + " to " + max);
             }
             return node.asLong();
+        }
+
+        boolean bool(String name, JsonNode node, boolean fallback) throws InvalidConfigException {
+            if (node == null || node.isNull()) {
+                return fallback;
+            }
+            if (!node.isBoolean()) {
+                throw error(name, node, "true or false");
+            }
+            return node.booleanValue();
         }
 
         InvalidConfigException error(String name, JsonNode value, String expected) {

@@ -142,9 +142,10 @@ public final class ModelRegistry implements AutoCloseable {
             ModelConfig.DynamicBatching batching = config.dynamicBatching();
             SchedulerSettings schedule = new SchedulerSettings(instances, maxBatchSize,
                     TimeUnit.MICROSECONDS.toNanos(batching.maxQueueDelayMicros()), batching.preferredBatchSizes(),
-                    batching.maxQueueSize(), batching.priorityLevels());
+                    batching.maxQueueSize(), batching.priorityLevels(), batching.adaptiveBatchSize());
             ModelScheduler[] scheduler = new ModelScheduler[1];
-            ModelMetrics modelMetrics = metrics.forModel(name, String.valueOf(number), () -> scheduler[0].queueDepth());
+            ModelMetrics modelMetrics = metrics.forModel(name, String.valueOf(number),
+                    () -> scheduler[0].queueDepth(), () -> scheduler[0].batchCeiling());
             scheduler[0] = new ModelScheduler(id, session, schedule, options.ticker(),
                     ServalThreads.platform("serval-" + name + "-v" + number), deadlines, modelMetrics);
             ready.put(number, new ModelVersion(name, number, runtime.platform(), session, scheduler[0], maxBatchSize,

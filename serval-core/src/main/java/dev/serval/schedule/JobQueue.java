@@ -141,10 +141,12 @@ final class JobQueue {
     /**
      * Blocks until there is something to run and returns it: one job, or several that share a run.
      *
+     * @param maxRows the most rows to gather now (the model's {@link BatchCeiling}); a job with more
+     *                rows than this, up to the settings' maximum, still runs, alone
      * @param expired receives each job whose deadline passed while it waited (it is removed)
      * @return the jobs to run together, or null once the queue is closed and empty
      */
-    List<Job> takeBatch(SchedulerSettings settings, Ticker ticker, Consumer<Job> expired)
+    List<Job> takeBatch(SchedulerSettings settings, int maxRows, Ticker ticker, Consumer<Job> expired)
             throws InterruptedException {
         lock.lock();
         try {
@@ -167,13 +169,14 @@ final class JobQueue {
                     return List.of(head);
                 }
                 List<Job> batch = new ArrayList<>();
-                boolean full = gather(head, settings.maxBatchSize(), batch);
+                int limit = Math.max(maxRows, head.rows);
+                boolean full = gather(head, limit, batch);
                 int rows = 0;
                 for (Job job : batch) {
                     rows += job.rows;
                 }
                 long flushAt = head.enqueuedNanos + settings.maxQueueDelayNanos();
-                if (full || rows >= settings.maxBatchSize() || now - flushAt >= 0 || arriving == 0 || closed
+                if (full || rows >= limit || now - flushAt >= 0 || arriving == 0 || closed
                         || settings.preferredBatchSizes().contains(rows)) {
                     remove(batch);
                     return batch;

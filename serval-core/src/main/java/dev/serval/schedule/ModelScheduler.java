@@ -18,7 +18,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Runs one model version: a bounded priority queue feeding {@code instanceCount} platform threads,
  * each taking a batch from the queue (see {@link JobQueue}), stacking it, running the session and
- * splitting the outputs back to each request.
+ * splitting the outputs back to each request. How many rows a run gathers is learned per model
+ * ({@link BatchCeiling}), up to {@code max_batch_size}.
  *
  * <p>Deadlines: a request whose deadline passes while queued is dropped before compute and failed
  * with DEADLINE_EXCEEDED. A run still going when every request in it is past its deadline is
@@ -29,6 +30,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class ModelScheduler implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ModelScheduler.class);
+    /** Full runs a {@link BatchCeiling} measures before it probes another size. */
+    static final int CEILING_WINDOW = 16;
 
     private final String name;
     private final ModelSession session;
@@ -37,6 +40,7 @@ public final class ModelScheduler implements AutoCloseable {
     private final ScheduledExecutorService timer;
     private final SchedulerMetrics metrics;
     private final JobQueue queue;
+    private final BatchCeiling ceiling;
     private final List<Thread> instances;
 
     /**
@@ -52,6 +56,9 @@ public final class ModelScheduler implements AutoCloseable {
         this.timer = timer;
         this.metrics = metrics;
         this.queue = new JobQueue(name, settings.maxQueueSize(), settings.priorityLevels());
+        this.ceiling = settings.batching()
+                ? new BatchCeiling(name, settings.maxBatchSize(), CEILING_WINDOW, settings.adaptiveBatchSize())
+                : null;
         this.instances = new ArrayList<>(settings.instanceCount());
         for (int i = 0; i < settings.instanceCount(); i++) {
             Thread thread = threads.newThread(this::work);
@@ -131,7 +138,7 @@ public final class ModelScheduler implements AutoCloseable {
     private void work() {
         try {
             List<Job> batch;
-            while ((batch = queue.takeBatch(settings, ticker, this::expire)) != null) {
+            while ((batch = queue.takeBatch(settings, batchCeiling(), ticker, this::expire)) != null) {
                 run(batch);
             }
         } catch (InterruptedException e) {
@@ -140,6 +147,11 @@ public final class ModelScheduler implements AutoCloseable {
             log.error("scheduler thread of {} stopped", name, e);
             throw e;
         }
+    }
+
+    /** The most rows the next run may gather: learned ({@link BatchCeiling}) when batching, else 1. */
+    public int batchCeiling() {
+        return ceiling == null ? 1 : ceiling.current();
     }
 
     private void expire(Job job) {
@@ -182,6 +194,9 @@ public final class ModelScheduler implements AutoCloseable {
                 for (int i = 0; i < batch.size(); i++) {
                     batch.get(i).result().complete(shares.get(i));
                 }
+            }
+            if (ceiling != null) {
+                ceiling.record(rows, ticker.nanoTime() - started);
             }
         } catch (Throwable t) {
             for (Job job : batch) {

@@ -11,9 +11,12 @@ import java.util.List;
  * @param preferredBatchSizes batch sizes that are run as soon as they are reached, ascending
  * @param maxQueueSize        requests that may wait; more are refused with RESOURCE_EXHAUSTED
  * @param priorityLevels      number of priority levels, 1 is the highest
+ * @param adaptiveBatchSize   learn the batch size that costs least per row, up to maxBatchSize
+ *                            ({@link BatchCeiling}); false always gathers up to maxBatchSize
  */
 public record SchedulerSettings(int instanceCount, int maxBatchSize, long maxQueueDelayNanos,
-                                List<Integer> preferredBatchSizes, int maxQueueSize, int priorityLevels) {
+                                List<Integer> preferredBatchSizes, int maxQueueSize, int priorityLevels,
+                                boolean adaptiveBatchSize) {
 
     public SchedulerSettings {
         if (instanceCount < 1) {

@@ -194,6 +194,20 @@ class ServalMetricsTest {
     }
 
     @Test
+    void batchCeiling_isReadAtEachScrapeAndStopsWhenRemoved() {
+        AtomicInteger ceiling = new AtomicInteger(32);
+        metrics.forModel("mobilenet", "1", () -> 0, ceiling::get);
+
+        assertThat(gauge("serval_inference_batch_ceiling", "model", "mobilenet", "version", "1")).isEqualTo(32);
+        ceiling.set(4);
+        assertThat(gauge("serval_inference_batch_ceiling", "model", "mobilenet", "version", "1")).isEqualTo(4);
+
+        metrics.remove("mobilenet", "1");
+
+        assertThat(((GaugeSnapshot) metric("serval_inference_batch_ceiling")).getDataPoints()).isEmpty();
+    }
+
+    @Test
     void degraded_countsByModelAndFallback() {
         ModelMetrics iris = metrics.forModel("iris", "1", () -> 0);
 

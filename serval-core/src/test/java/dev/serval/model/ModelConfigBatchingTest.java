@@ -53,6 +53,7 @@ class ModelConfigBatchingTest {
                   default_timeout_microseconds: 100000
                   priority_levels: 3
                   default_priority_level: 2
+                  adaptive_batch_size: false
                 fallback:
                   model: iris_small
                   queue_wait_budget_microseconds: 5000
@@ -60,7 +61,7 @@ class ModelConfigBatchingTest {
 
         assertThat(config.maxBatchSize()).isEqualTo(OptionalInt.of(16));
         assertThat(config.dynamicBatching())
-                .isEqualTo(new ModelConfig.DynamicBatching(250, List.of(4, 8), 64, 100_000, 3, 2));
+                .isEqualTo(new ModelConfig.DynamicBatching(250, List.of(4, 8), 64, 100_000, 3, 2, false));
         assertThat(config.fallback()).contains(new ModelConfig.Fallback("iris_small", 5000));
     }
 
@@ -70,7 +71,7 @@ class ModelConfigBatchingTest {
 
         assertThat(config.maxBatchSize()).isEmpty();
         assertThat(config.dynamicBatching()).isEqualTo(ModelConfig.DynamicBatching.DEFAULTS);
-        assertThat(config.dynamicBatching()).isEqualTo(new ModelConfig.DynamicBatching(500, List.of(), 1024, 0, 1, 1));
+        assertThat(config.dynamicBatching()).isEqualTo(new ModelConfig.DynamicBatching(500, List.of(), 1024, 0, 1, 1, true));
         assertThat(config.fallback()).isEmpty();
     }
 
@@ -82,7 +83,7 @@ class ModelConfigBatchingTest {
                 """);
 
         assertThat(config.dynamicBatching())
-                .isEqualTo(new ModelConfig.DynamicBatching(0, List.of(), 1024, 0, 1, 1));
+                .isEqualTo(new ModelConfig.DynamicBatching(0, List.of(), 1024, 0, 1, 1, true));
     }
 
     @Test
@@ -119,7 +120,7 @@ class ModelConfigBatchingTest {
 
         assertThat(config.maxBatchSize()).isEqualTo(OptionalInt.of(1 << 20));
         assertThat(config.dynamicBatching())
-                .isEqualTo(new ModelConfig.DynamicBatching(10_000_000, List.of(1, 1 << 20), 1, 3_600_000_000L, 16, 1));
+                .isEqualTo(new ModelConfig.DynamicBatching(10_000_000, List.of(1, 1 << 20), 1, 3_600_000_000L, 16, 1, true));
         assertThat(config.fallback()).contains(new ModelConfig.Fallback("cheap", 1));
     }
 
@@ -134,7 +135,7 @@ class ModelConfigBatchingTest {
         ModelConfig config = ModelConfig.read(file);
 
         assertThat(config).isEqualTo(new ModelConfig(Optional.empty(), OptionalInt.of(8),
-                new ModelConfig.DynamicBatching(500, List.of(2), 1024, 0, 2, 2), 0, 0,
+                new ModelConfig.DynamicBatching(500, List.of(2), 1024, 0, 2, 2, true), 0, 0,
                 Optional.of(new ModelConfig.Fallback("small", 10))));
     }
 
@@ -174,6 +175,8 @@ class ModelConfigBatchingTest {
                 Arguments.of("dynamic_batching:\n  default_timeout_microseconds: true",
                         "dynamic_batching.default_timeout_microseconds"),
                 Arguments.of("dynamic_batching:\n  priority_levels: 0", "dynamic_batching.priority_levels"),
+                Arguments.of("dynamic_batching:\n  adaptive_batch_size: yes please", "dynamic_batching.adaptive_batch_size"),
+                Arguments.of("dynamic_batching:\n  adaptive_batch_size: 1", "dynamic_batching.adaptive_batch_size"),
                 Arguments.of("dynamic_batching:\n  priority_levels: 17", "dynamic_batching.priority_levels"),
                 Arguments.of("dynamic_batching:\n  priority_levels: two", "dynamic_batching.priority_levels"),
                 Arguments.of("dynamic_batching:\n  priority_levels: 2\n  default_priority_level: 3",

@@ -45,11 +45,11 @@ class JobQueueTest {
     }
 
     private static SchedulerSettings batching(int maxRows, long delay, Integer... preferred) {
-        return new SchedulerSettings(1, maxRows, delay, List.of(preferred), 100, LEVELS);
+        return new SchedulerSettings(1, maxRows, delay, List.of(preferred), 100, LEVELS, false);
     }
 
     private static SchedulerSettings unbatched(int maxBatchSize) {
-        return new SchedulerSettings(1, maxBatchSize, HOUR, List.of(), 100, LEVELS);
+        return new SchedulerSettings(1, maxBatchSize, HOUR, List.of(), 100, LEVELS, false);
     }
 
     private Job job(int rows) {
@@ -69,7 +69,11 @@ class JobQueueTest {
     }
 
     private Future<List<Job>> takeAsync(SchedulerSettings settings) {
-        return batchers.submit(() -> queue.takeBatch(settings, ticker, expired::add));
+        return batchers.submit(() -> queue.takeBatch(settings, settings.maxBatchSize(), ticker, expired::add));
+    }
+
+    private List<Job> takeWithCeiling(SchedulerSettings settings, int ceiling) throws Exception {
+        return get(batchers.submit(() -> queue.takeBatch(settings, ceiling, ticker, expired::add)));
     }
 
     private static List<Job> get(Future<List<Job>> taken) throws Exception {
@@ -111,6 +115,22 @@ class JobQueueTest {
         assertThat(take(batching(4, HOUR))).containsExactly(a, b, c);
         assertThat(take(batching(4, HOUR))).containsExactly(d);
         assertThat(queue.size()).isZero();
+    }
+
+    @Test
+    void takeBatch_gathersUpToTheLearnedCeiling_andRunsALargerRequestAlone() throws Exception {
+        Job big = job(3);
+        Job a = job(1);
+        Job b = job(1);
+        Job c = job(1);
+        for (Job j : List.of(big, a, b, c)) {
+            queue.offer(j, false);
+        }
+        SchedulerSettings settings = batching(8, HOUR);
+
+        assertThat(takeWithCeiling(settings, 2)).containsExactly(big);
+        assertThat(takeWithCeiling(settings, 2)).containsExactly(a, b);
+        assertThat(takeWithCeiling(settings, 2)).containsExactly(c);
     }
 
     @Test

@@ -1,0 +1,102 @@
+package dev.serval.schedule;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.function.IntToDoubleFunction;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link BatchCeiling} against models whose cost per batch size is a known function: every run is
+ * full (a saturated queue), so each step records {@code current()} rows.
+ */
+class BatchCeilingTest {
+    private static final int WINDOW = 16;
+
+    /** Runs {@code runs} full batches costing {@code perRowMs(size)} per row; returns runs per size. */
+    private static int[] saturate(BatchCeiling ceiling, int max, int runs, IntToDoubleFunction perRowMs) {
+        int[] runsAt = new int[max + 1];
+        for (int i = 0; i < runs; i++) {
+            int size = ceiling.current();
+            runsAt[size]++;
+            ceiling.record(size, (long) (perRowMs.applyAsDouble(size) * size * 1e6));
+        }
+        return runsAt;
+    }
+
+    @Test
+    void candidateSizes_arePowersOfTwoThenTheMaximum() {
+        assertThat(BatchCeiling.candidateSizes(24)).containsExactly(1, 2, 4, 8, 16, 24);
+        assertThat(BatchCeiling.candidateSizes(32)).containsExactly(1, 2, 4, 8, 16, 32);
+        assertThat(BatchCeiling.candidateSizes(2)).containsExactly(1, 2);
+    }
+
+    @Test
+    void descendsToOne_whenEveryRowCostsMoreInABiggerBatch() {
+        // MobileNetV2 at one thread: 6.1 ms per image alone, 7.5 ms per image at 32 (measured).
+        BatchCeiling ceiling = new BatchCeiling("m:1", 32, WINDOW, true);
+        saturate(ceiling, 32, 2_000, size -> 6.1 + 1.4 * Math.log(size) / Math.log(32));
+
+        assertThat(ceiling.current()).isEqualTo(1);
+    }
+
+    @Test
+    void staysAtTheMaximum_whenBatchingIsCheaperPerRow_andProbesRarely() {
+        // iris-like: a run costs 50 us plus 1 us per row.
+        BatchCeiling ceiling = new BatchCeiling("m:1", 32, WINDOW, true);
+        int[] runsAt = saturate(ceiling, 32, 5_000, size -> (0.050 + 0.001 * size) / size);
+
+        assertThat(ceiling.current()).isEqualTo(32);
+        assertThat(runsAt[32]).as("runs at the maximum out of 5000").isGreaterThan(4_700);
+    }
+
+    @Test
+    void settlesOnAnInteriorOptimum() {
+        // cheapest per row at 8, 10% dearer for each doubling either way
+        BatchCeiling ceiling = new BatchCeiling("m:1", 64, WINDOW, true);
+        int[] runsAt = saturate(ceiling, 64, 6_000, size -> 1 + 0.1 * Math.abs(Math.log(size) / Math.log(2) - 3));
+
+        assertThat(ceiling.current()).isEqualTo(8);
+        assertThat(runsAt[8]).isGreaterThan(runsAt[4] + runsAt[16] + runsAt[32] + runsAt[64]);
+    }
+
+    @Test
+    void partialRunsTeachNothing_soLightLoadNeverProbes() {
+        BatchCeiling ceiling = new BatchCeiling("m:1", 32, WINDOW, true);
+        for (int i = 0; i < 10_000; i++) {
+            ceiling.record(1 + i % 31, 5_000_000L);
+            assertThat(ceiling.current()).isEqualTo(32);
+        }
+    }
+
+    @Test
+    void aSlowRunInAWindowDoesNotDecide() {
+        // bigger is cheaper, but a GC pause lands in one run of each window at the maximum
+        BatchCeiling ceiling = new BatchCeiling("m:1", 32, WINDOW, true);
+        int[] run = {0};
+        saturate(ceiling, 32, 3_000, size -> {
+            double perRow = (0.050 + 0.001 * size) / size;
+            return size == 32 && run[0]++ % WINDOW == 0 ? perRow * 50 : perRow;
+        });
+
+        assertThat(ceiling.current()).isEqualTo(32);
+    }
+
+    @Test
+    void whenNotAdaptive_alwaysGathersUpToTheMaximum() {
+        BatchCeiling ceiling = new BatchCeiling("m:1", 32, WINDOW, false);
+        int[] runsAt = saturate(ceiling, 32, 2_000, size -> 6.1 + size);
+
+        assertThat(runsAt[32]).isEqualTo(2_000);
+    }
+
+    @Test
+    void followsTheModelWhenItsCostsChange() {
+        BatchCeiling ceiling = new BatchCeiling("m:1", 32, WINDOW, true);
+        saturate(ceiling, 32, 2_000, size -> 6.1 + 1.4 * Math.log(size) / Math.log(32));
+        assertThat(ceiling.current()).isEqualTo(1);
+
+        // the machine frees up cores (or the model is swapped): now batches are cheaper per row
+        saturate(ceiling, 32, 20_000, size -> (0.050 + 0.001 * size) / size);
+        assertThat(ceiling.current()).isEqualTo(32);
+    }
+}
