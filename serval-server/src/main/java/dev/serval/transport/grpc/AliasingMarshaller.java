@@ -30,25 +30,42 @@ import java.io.UncheckedIOException;
  *
  * <p>Stateless and thread-safe.
  */
-final class AliasingMarshaller implements MethodDescriptor.Marshaller<ModelInferRequest> {
+final class AliasingMarshaller implements MethodDescriptor.Marshaller<AliasingMarshaller.Parsed> {
+    /**
+     * A parsed message, or why it could not be parsed. grpc-java answers a marshaller's exception
+     * with UNKNOWN, so the failure travels to the handler, which answers INVALID_ARGUMENT.
+     *
+     * @param message the message, or null when {@code error} is set
+     * @param error   INVALID_ARGUMENT describing the malformed message, or null
+     */
+    record Parsed(ModelInferRequest message, ServalException error) {
+        /** The message; throws {@link #error} if there is none. */
+        ModelInferRequest get() {
+            if (error != null) {
+                throw error;
+            }
+            return message;
+        }
+    }
+
     private final MethodDescriptor.Marshaller<ModelInferRequest> stock =
             ProtoUtils.marshaller(ModelInferRequest.getDefaultInstance());
 
     @Override
-    public InputStream stream(ModelInferRequest value) {
-        return stock.stream(value);
+    public InputStream stream(Parsed value) {
+        return stock.stream(value.get());
     }
 
     @Override
-    public ModelInferRequest parse(InputStream stream) {
+    public Parsed parse(InputStream stream) {
         try {
             byte[] message = read(stream);
             CodedInputStream in = CodedInputStream.newInstance(message);
             in.enableAliasing(true);
             in.setSizeLimit(Integer.MAX_VALUE); // the transport already enforces the message size limit
-            return ModelInferRequest.parseFrom(in);
+            return new Parsed(ModelInferRequest.parseFrom(in), null);
         } catch (InvalidProtocolBufferException e) {
-            throw GrpcErrors.toStatus(ServalException.invalidArgument(
+            return new Parsed(null, ServalException.invalidArgument(
                     "the message is not a valid inference.ModelInferRequest: %s", e.getMessage()));
         } catch (IOException e) {
             throw new UncheckedIOException(e);

@@ -28,6 +28,7 @@ import io.grpc.MethodDescriptor;
 import io.grpc.ServerMethodDefinition;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.ServerCalls;
 import io.grpc.stub.StreamObserver;
 import java.util.List;
 import java.util.OptionalLong;
@@ -62,23 +63,21 @@ final class InferenceService implements GRPCInferenceServiceGrpc.AsyncService {
         this.ready = ready;
     }
 
-    /** The service, with ModelInfer parsed by {@link AliasingMarshaller}. */
+    /**
+     * The service: the generated binding for every call but ModelInfer, whose messages
+     * {@link AliasingMarshaller} parses.
+     */
     ServerServiceDefinition definition() {
-        ServerServiceDefinition stock = GRPCInferenceServiceGrpc.bindService(this);
+        MethodDescriptor<ModelInferRequest, ModelInferResponse> stockInfer = GRPCInferenceServiceGrpc.getModelInferMethod();
         ServerServiceDefinition.Builder builder = ServerServiceDefinition.builder(GRPCInferenceServiceGrpc.SERVICE_NAME);
-        for (ServerMethodDefinition<?, ?> method : stock.getMethods()) {
-            if (method.getMethodDescriptor().equals(GRPCInferenceServiceGrpc.getModelInferMethod())) {
-                @SuppressWarnings("unchecked")
-                ServerMethodDefinition<ModelInferRequest, ModelInferResponse> infer =
-                        (ServerMethodDefinition<ModelInferRequest, ModelInferResponse>) method;
-                MethodDescriptor<ModelInferRequest, ModelInferResponse> aliasing = infer.getMethodDescriptor().toBuilder()
-                        .setRequestMarshaller(new AliasingMarshaller())
-                        .build();
-                builder.addMethod(aliasing, infer.getServerCallHandler());
-            } else {
+        for (ServerMethodDefinition<?, ?> method : GRPCInferenceServiceGrpc.bindService(this).getMethods()) {
+            if (!method.getMethodDescriptor().getFullMethodName().equals(stockInfer.getFullMethodName())) {
                 builder.addMethod(method);
             }
         }
+        MethodDescriptor<AliasingMarshaller.Parsed, ModelInferResponse> infer =
+                stockInfer.toBuilder(new AliasingMarshaller(), stockInfer.getResponseMarshaller()).build();
+        builder.addMethod(infer, ServerCalls.asyncUnaryCall((parsed, out) -> respond(out, () -> infer(parsed.get()))));
         return builder.build();
     }
 
@@ -142,11 +141,6 @@ final class InferenceService implements GRPCInferenceServiceGrpc.AsyncService {
                 tensor.addShape(dim);
             }
         }
-    }
-
-    @Override
-    public void modelInfer(ModelInferRequest request, StreamObserver<ModelInferResponse> out) {
-        respond(out, () -> infer(request));
     }
 
     private ModelInferResponse infer(ModelInferRequest proto) {
