@@ -163,7 +163,7 @@ final class InferenceService implements GRPCInferenceServiceGrpc.AsyncService {
     }
 
     /** The request with the call's deadline as its timeout when that is the tighter of the two. */
-    private static InferenceRequest withDeadline(InferenceRequest request) {
+    static InferenceRequest withDeadline(InferenceRequest request) {
         Deadline deadline = Context.current().getDeadline();
         if (deadline == null) {
             return request;
