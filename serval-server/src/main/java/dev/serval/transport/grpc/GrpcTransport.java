@@ -49,6 +49,11 @@ import java.util.function.BooleanSupplier;
  *       to the socket.</li>
  * </ol>
  *
+ * <p>Limits: a message over the size limit is refused by grpc-java before it is read
+ * (RESOURCE_EXHAUSTED, "gRPC message exceeds maximum size"). The REST transport's in-flight body
+ * budget ({@code --max-inflight-bytes}) does not cover gRPC yet: HTTP/2 flow control holds each
+ * call's sender back, but the number of calls read at once is not bounded here.
+ *
  * <p>{@link #start()} once, {@link #close()} once. Thread-safe.
  */
 public final class GrpcTransport implements AutoCloseable {
