@@ -27,6 +27,10 @@ final class ServeCommand implements Callable<Integer> {
             description = "REST port. Default: ${DEFAULT-VALUE}.")
     int httpPort;
 
+    @Option(names = "--grpc-port", paramLabel = "N", defaultValue = "8001",
+            description = "gRPC port (on --http-address); -1 for no gRPC. Default: ${DEFAULT-VALUE}.")
+    int grpcPort;
+
     @Option(names = "--threads", paramLabel = "N",
             description = "Cores the models may use; each model's threads default to this divided by its "
                     + "instances. Default: all available cores.")
@@ -65,7 +69,7 @@ final class ServeCommand implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         Path repository = modelRepository != null ? modelRepository : bundledRepository();
-        ServerOptions options = new ServerOptions(repository, httpAddress, httpPort,
+        ServerOptions options = new ServerOptions(repository, httpAddress, httpPort, grpcPort,
                 threads != null ? threads : Runtime.getRuntime().availableProcessors(), maxRequestBytes, maxInflightBytes == null ? 0 : maxInflightBytes,
                 blankToEmpty(inferenceToken), blankToEmpty(adminToken),
                 Optional.ofNullable(tlsCertificate), Optional.ofNullable(tlsKey), strictReadiness, allowSpinning);

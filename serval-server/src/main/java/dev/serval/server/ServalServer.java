@@ -8,6 +8,7 @@ import dev.serval.model.ModelStatus;
 import dev.serval.model.RegistryOptions;
 import dev.serval.runtime.ModelRuntime;
 import dev.serval.runtime.onnx.OnnxBackend;
+import dev.serval.transport.grpc.GrpcTransport;
 import dev.serval.transport.http.AccessControl;
 import dev.serval.transport.http.BodyBudget;
 import dev.serval.transport.http.HttpTransport;
@@ -22,6 +23,7 @@ import java.net.UnknownHostException;
 import java.util.List;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,12 +43,15 @@ public final class ServalServer implements AutoCloseable {
     private final ModelRuntime runtime;
     private final ModelRegistry registry;
     private final HttpTransport http;
+    private final GrpcTransport grpc; // null when gRPC is off
     private final ServerOptions options;
 
-    private ServalServer(ModelRuntime runtime, ModelRegistry registry, HttpTransport http, ServerOptions options) {
+    private ServalServer(ModelRuntime runtime, ModelRegistry registry, HttpTransport http, GrpcTransport grpc,
+                         ServerOptions options) {
         this.runtime = runtime;
         this.registry = registry;
         this.http = http;
+        this.grpc = grpc;
         this.options = options;
     }
 
@@ -75,23 +80,32 @@ public final class ServalServer implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read the model repository " + repository.root(), e);
         }
+        HttpTransport http = null;
         try {
             ServerMetadata metadata = new ServerMetadata("serval", version(), EXTENSIONS);
             AccessControl access = new AccessControl(options.inferenceToken(), options.adminToken());
-            HttpTransport http = new HttpTransport(registry, metrics, metadata,
-                    options.strictReadiness() ? registry::allReady : () -> true,
+            BooleanSupplier ready = options.strictReadiness() ? registry::allReady : () -> true;
+            http = new HttpTransport(registry, metrics, metadata, ready,
                     access, options.httpAddress(), options.httpPort(), tls(options),
                     new BodyBudget(options.maxRequestBytes(), options.effectiveMaxInflightBytes(), BODY_WAIT)).start();
-            ServalServer server = new ServalServer(runtime, registry, http, options);
+            GrpcTransport grpc = options.grpcEnabled()
+                    ? new GrpcTransport(registry, metadata, ready, options.inferenceToken(), options.adminToken(),
+                            options.httpAddress(), options.grpcPort(), options.tlsCertificate(), options.tlsKey(),
+                            options.maxRequestBytes()).start()
+                    : null;
+            ServalServer server = new ServalServer(runtime, registry, http, grpc, options);
             warnIfExposed(options, access);
             long readyMs = (System.nanoTime() - started) / 1_000_000;
             long readyModels = registry.index().stream().filter(ModelStatus::isReady).count();
-            log.info("Serval {} serving {} model version(s) from {} on {}://{}:{} (started in {} ms{})",
+            log.info("Serval {} serving {} model version(s) from {} on {}://{}:{}{} (started in {} ms{})",
                     metadata.version(), readyModels, repository.root(), options.tlsKey().isPresent() ? "https" : "http",
-                    options.httpAddress(), http.port(), readyMs,
+                    options.httpAddress(), http.port(), grpc == null ? ", gRPC off" : " and gRPC port " + grpc.port(), readyMs,
                     registry.allReady() ? "" : "; some models failed to load, see above");
             return server;
         } catch (RuntimeException e) {
+            if (http != null) {
+                http.close();
+            }
             registry.close();
             throw e;
         }
@@ -136,6 +150,11 @@ public final class ServalServer implements AutoCloseable {
         return http.port();
     }
 
+    /** The bound gRPC port, or {@link ServerOptions#GRPC_OFF} when gRPC is off. */
+    public int grpcPort() {
+        return grpc == null ? ServerOptions.GRPC_OFF : grpc.port();
+    }
+
     public ModelRegistry registry() {
         return registry;
     }
@@ -147,6 +166,9 @@ public final class ServalServer implements AutoCloseable {
     /** Stops listening, lets queued inference finish, and releases every model. */
     @Override
     public void close() {
+        if (grpc != null) {
+            grpc.close();
+        }
         http.close();
         registry.close();
         runtime.close();

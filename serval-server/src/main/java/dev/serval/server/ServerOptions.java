@@ -9,6 +9,8 @@ import java.util.Optional;
  * @param modelRepository the model repository folder
  * @param httpAddress     the address the REST endpoint binds (loopback unless told otherwise)
  * @param httpPort        the REST port, 0 for any free port
+ * @param grpcPort        the gRPC port, 0 for any free port, {@link #GRPC_OFF} for no gRPC listener;
+ *                        gRPC binds {@code httpAddress} too, so the two are exposed (or not) together
  * @param cpuBudget       cores the models may use; per-model thread defaults divide it
  * @param maxRequestBytes the largest request body accepted
  * @param maxInflightBytes the bytes of request bodies held at once; 0 for half the maximum heap
@@ -23,6 +25,7 @@ public record ServerOptions(
         Path modelRepository,
         String httpAddress,
         int httpPort,
+        int grpcPort,
         int cpuBudget,
         long maxRequestBytes,
         long maxInflightBytes,
@@ -34,11 +37,21 @@ public record ServerOptions(
         boolean allowSpinning) {
 
     public static final int DEFAULT_HTTP_PORT = 8000;
+    /** Triton's gRPC port. */
+    public static final int DEFAULT_GRPC_PORT = 8001;
+    /** {@link #grpcPort()} value that turns the gRPC transport off. */
+    public static final int GRPC_OFF = -1;
     public static final long DEFAULT_MAX_REQUEST_BYTES = 64L << 20;
 
     public ServerOptions {
         if (httpPort < 0 || httpPort > 65535) {
             throw new IllegalArgumentException("--http-port must be 0 to 65535, was " + httpPort);
+        }
+        if (grpcPort < GRPC_OFF || grpcPort > 65535) {
+            throw new IllegalArgumentException("--grpc-port must be 0 to 65535, or -1 for no gRPC, was " + grpcPort);
+        }
+        if (grpcPort == httpPort && grpcPort > 0) {
+            throw new IllegalArgumentException("--grpc-port and --http-port are both " + grpcPort + "; they need a port each");
         }
         if (cpuBudget < 1) {
             throw new IllegalArgumentException("--threads must be at least 1, was " + cpuBudget);
@@ -54,25 +67,45 @@ public record ServerOptions(
         }
     }
 
-    /** Loopback on port 8000, all cores, 64 MiB bodies, no tokens, no TLS. */
+    /** The options before gRPC had a port: gRPC on {@link #DEFAULT_GRPC_PORT}. */
+    public ServerOptions(Path modelRepository, String httpAddress, int httpPort, int cpuBudget, long maxRequestBytes,
+                         long maxInflightBytes, Optional<String> inferenceToken, Optional<String> adminToken,
+                         Optional<Path> tlsCertificate, Optional<Path> tlsKey, boolean strictReadiness,
+                         boolean allowSpinning) {
+        this(modelRepository, httpAddress, httpPort, DEFAULT_GRPC_PORT, cpuBudget, maxRequestBytes, maxInflightBytes,
+                inferenceToken, adminToken, tlsCertificate, tlsKey, strictReadiness, allowSpinning);
+    }
+
+    /** Loopback on port 8000 (gRPC 8001), all cores, 64 MiB bodies, no tokens, no TLS. */
     public static ServerOptions defaults(Path modelRepository) {
-        return new ServerOptions(modelRepository, "127.0.0.1", DEFAULT_HTTP_PORT,
+        return new ServerOptions(modelRepository, "127.0.0.1", DEFAULT_HTTP_PORT, DEFAULT_GRPC_PORT,
                 Runtime.getRuntime().availableProcessors(), DEFAULT_MAX_REQUEST_BYTES, 0,
                 Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), true, false);
     }
 
     public ServerOptions withHttpPort(int port) {
-        return new ServerOptions(modelRepository, httpAddress, port, cpuBudget, maxRequestBytes, maxInflightBytes, inferenceToken,
+        return new ServerOptions(modelRepository, httpAddress, port, grpcPort, cpuBudget, maxRequestBytes, maxInflightBytes, inferenceToken,
                 adminToken, tlsCertificate, tlsKey, strictReadiness, allowSpinning);
     }
 
+    /** The same options with gRPC on {@code port}: 0 for any free port, {@link #GRPC_OFF} for none. */
+    public ServerOptions withGrpcPort(int port) {
+        return new ServerOptions(modelRepository, httpAddress, httpPort, port, cpuBudget, maxRequestBytes, maxInflightBytes,
+                inferenceToken, adminToken, tlsCertificate, tlsKey, strictReadiness, allowSpinning);
+    }
+
+    /** True unless {@link #grpcPort()} is {@link #GRPC_OFF}. */
+    public boolean grpcEnabled() {
+        return grpcPort != GRPC_OFF;
+    }
+
     public ServerOptions withTokens(Optional<String> inference, Optional<String> admin) {
-        return new ServerOptions(modelRepository, httpAddress, httpPort, cpuBudget, maxRequestBytes, maxInflightBytes, inference,
+        return new ServerOptions(modelRepository, httpAddress, httpPort, grpcPort, cpuBudget, maxRequestBytes, maxInflightBytes, inference,
                 admin, tlsCertificate, tlsKey, strictReadiness, allowSpinning);
     }
 
     public ServerOptions withMaxRequestBytes(long bytes) {
-        return new ServerOptions(modelRepository, httpAddress, httpPort, cpuBudget, bytes, maxInflightBytes, inferenceToken,
+        return new ServerOptions(modelRepository, httpAddress, httpPort, grpcPort, cpuBudget, bytes, maxInflightBytes, inferenceToken,
                 adminToken, tlsCertificate, tlsKey, strictReadiness, allowSpinning);
     }
 
@@ -82,17 +115,17 @@ public record ServerOptions(
     }
 
     public ServerOptions withMaxInflightBytes(long bytes) {
-        return new ServerOptions(modelRepository, httpAddress, httpPort, cpuBudget, maxRequestBytes, bytes,
+        return new ServerOptions(modelRepository, httpAddress, httpPort, grpcPort, cpuBudget, maxRequestBytes, bytes,
                 inferenceToken, adminToken, tlsCertificate, tlsKey, strictReadiness, allowSpinning);
     }
 
     public ServerOptions withStrictReadiness(boolean strict) {
-        return new ServerOptions(modelRepository, httpAddress, httpPort, cpuBudget, maxRequestBytes, maxInflightBytes,
+        return new ServerOptions(modelRepository, httpAddress, httpPort, grpcPort, cpuBudget, maxRequestBytes, maxInflightBytes,
                 inferenceToken, adminToken, tlsCertificate, tlsKey, strict, allowSpinning);
     }
 
     public ServerOptions withTls(Path certificate, Path key) {
-        return new ServerOptions(modelRepository, httpAddress, httpPort, cpuBudget, maxRequestBytes, maxInflightBytes, inferenceToken,
+        return new ServerOptions(modelRepository, httpAddress, httpPort, grpcPort, cpuBudget, maxRequestBytes, maxInflightBytes, inferenceToken,
                 adminToken, Optional.of(certificate), Optional.of(key), strictReadiness, allowSpinning);
     }
 }

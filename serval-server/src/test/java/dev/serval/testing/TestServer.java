@@ -13,7 +13,8 @@ import java.time.Duration;
 
 /**
  * A real Serval listening on a free loopback port, with a plain JDK HTTP client pointed at it.
- * Tests talk to it over sockets exactly as users do.
+ * Tests talk to it over sockets exactly as users do. gRPC listens on a free port of its own too
+ * (unless the options turn it off): {@link #grpcPort()}.
  */
 public final class TestServer implements AutoCloseable {
     private final ServalServer server;
@@ -36,7 +37,7 @@ public final class TestServer implements AutoCloseable {
     }
 
     public static TestServer start(ServerOptions options, HttpClient client) {
-        ServalServer server = ServalServer.start(options.withHttpPort(0));
+        ServalServer server = ServalServer.start(freePorts(options));
         return new TestServer(server, client, options.tlsKey().isPresent() ? "https" : "http");
     }
 
@@ -47,8 +48,18 @@ public final class TestServer implements AutoCloseable {
 
     /** Serves with {@code options} on a runtime the test controls. */
     public static TestServer start(ServerOptions options, dev.serval.runtime.ModelRuntime runtime) {
-        ServalServer server = ServalServer.start(options.withHttpPort(0), runtime);
+        ServalServer server = ServalServer.start(freePorts(options), runtime);
         return new TestServer(server, HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build(), "http");
+    }
+
+    /** Any free port for each transport, so tests can run in parallel; gRPC stays off if it was. */
+    private static ServerOptions freePorts(ServerOptions options) {
+        return options.withHttpPort(0).withGrpcPort(options.grpcEnabled() ? 0 : ServerOptions.GRPC_OFF);
+    }
+
+    /** The port gRPC listens on (on 127.0.0.1). */
+    public int grpcPort() {
+        return server.grpcPort();
     }
 
     public ServalServer server() {

@@ -1,0 +1,143 @@
+package dev.serval.transport.grpc;
+
+import dev.serval.api.ServerMetadata;
+import dev.serval.model.ModelRegistry;
+import io.grpc.Server;
+import io.grpc.ServerCredentials;
+import io.grpc.ServerInterceptors;
+import io.grpc.TlsServerCredentials;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
+import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.nio.NioIoHandler;
+import io.grpc.netty.shaded.io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.grpc.netty.shaded.io.netty.util.concurrent.DefaultThreadFactory;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.Optional;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+/**
+ * The gRPC transport: grpc-java on Netty serving {@code inference.GRPCInferenceService}
+ * ({@link InferenceService}), with the REST transport's tokens, TLS files and size limit.
+ *
+ * <p>Design note on threads: Netty's event loops only move bytes (TLS, HTTP/2 framing, flow
+ * control); protobuf parsing, decoding and the wait for the model happen on the call executor, a
+ * virtual thread per task, so a blocked handler never holds an event loop. Netty's default is two
+ * event loops per core, which on a 2-core machine means four threads competing with ONNX Runtime
+ * for the cores; one loop moves hundreds of MB/s, so this transport runs half a loop per core (at
+ * least one, at most four) and lets the same group accept connections, which is rare work.
+ *
+ * <p>Design note on copies, from the socket to ONNX Runtime and back:
+ * <ol>
+ *   <li>the kernel copies the bytes into Netty's (pooled, direct) buffers;</li>
+ *   <li>{@link AliasingMarshaller} copies the message into one heap array of its size, and parses
+ *       it with aliasing: {@code raw_input_contents} and {@code bytes_contents} are views of that
+ *       array (grpc-java's stock marshaller would copy each of them once more);</li>
+ *   <li>{@link RequestDecoder} copies each raw input once into a pooled direct buffer, or converts
+ *       typed {@code contents} element by element into one (protobuf has already unpacked them
+ *       into primitive arrays while parsing); ONNX Runtime reads that buffer in place.</li>
+ *   <li>Back: ONNX Runtime's Java API copies each output into a buffer (outside this transport);
+ *       {@link ResponseEncoder} wraps it without a copy for raw outputs, or converts it into typed
+ *       contents; protobuf serializes into Netty's buffers (one copy) and the kernel copies those
+ *       to the socket.</li>
+ * </ol>
+ *
+ * <p>Limits: a message over the size limit is refused by grpc-java before it is read
+ * (RESOURCE_EXHAUSTED, "gRPC message exceeds maximum size"). The REST transport's in-flight body
+ * budget ({@code --max-inflight-bytes}) does not cover gRPC yet: HTTP/2 flow control holds each
+ * call's sender back, but the number of calls read at once is not bounded here.
+ *
+ * <p>{@link #start()} once, {@link #close()} once. Thread-safe.
+ */
+public final class GrpcTransport implements AutoCloseable {
+    /** How long {@link #close()} lets calls in flight finish before cancelling them. */
+    private static final long DRAIN_SECONDS = 30;
+
+    private final Server server;
+    private final InetSocketAddress address;
+    private final EventLoopGroup eventLoops;
+    private final ExecutorService calls;
+
+    /**
+     * @param ready           whether ServerReady answers true
+     * @param inferenceToken  bearer token for every call but ServerLive and ServerReady, if set
+     * @param adminToken      also accepted where the inference token is
+     * @param host            the address to bind, e.g. {@code 127.0.0.1}
+     * @param port            the port, or 0 for any free one
+     * @param tlsCertificate  PEM certificate chain; TLS when present (with {@code tlsKey})
+     * @param tlsKey          PKCS#8 PEM private key
+     * @param maxMessageBytes the largest request message; larger ones get RESOURCE_EXHAUSTED unread
+     * @throws UncheckedIOException if the TLS files cannot be read
+     */
+    public GrpcTransport(ModelRegistry registry, ServerMetadata metadata, BooleanSupplier ready,
+                         Optional<String> inferenceToken, Optional<String> adminToken, String host, int port,
+                         Optional<Path> tlsCertificate, Optional<Path> tlsKey, long maxMessageBytes) {
+        InferenceService service = new InferenceService(registry, metadata, ready);
+        this.address = new InetSocketAddress(host, port);
+        NettyServerBuilder builder = tlsCertificate.isPresent() && tlsKey.isPresent()
+                ? NettyServerBuilder.forAddress(address, credentials(tlsCertificate.get(), tlsKey.get()))
+                : NettyServerBuilder.forAddress(address);
+        int loops = Math.max(1, Math.min(4, Runtime.getRuntime().availableProcessors() / 2));
+        this.eventLoops = new MultiThreadIoEventLoopGroup(loops, new DefaultThreadFactory("serval-grpc-io", true),
+                NioIoHandler.newFactory());
+        this.calls = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("serval-grpc-", 0).factory());
+        this.server = builder
+                .channelType(NioServerSocketChannel.class)
+                .bossEventLoopGroup(eventLoops)
+                .workerEventLoopGroup(eventLoops)
+                .executor(calls)
+                .withChildOption(ChannelOption.TCP_NODELAY, true)
+                .maxInboundMessageSize((int) Math.min(maxMessageBytes, Integer.MAX_VALUE))
+                .addService(ServerInterceptors.intercept(service.definition(), new BearerTokens(inferenceToken, adminToken)))
+                .build();
+    }
+
+    private static ServerCredentials credentials(Path certificate, Path key) {
+        try {
+            return TlsServerCredentials.create(certificate.toFile(), key.toFile());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read the TLS certificate " + certificate + " or key " + key, e);
+        }
+    }
+
+    /**
+     * @throws UncheckedIOException if the port cannot be bound
+     */
+    public GrpcTransport start() {
+        try {
+            server.start();
+        } catch (IOException e) {
+            close();
+            throw new UncheckedIOException("cannot listen for gRPC on " + address + ": " + e.getMessage(), e);
+        }
+        return this;
+    }
+
+    /** The bound port (useful when 0 was asked for). */
+    public int port() {
+        return server.getPort();
+    }
+
+    /** Stops accepting calls, lets calls in flight finish (up to 30 s), then releases the threads. */
+    @Override
+    public void close() {
+        server.shutdown();
+        try {
+            if (!server.awaitTermination(DRAIN_SECONDS, TimeUnit.SECONDS)) {
+                server.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            server.shutdownNow();
+            Thread.currentThread().interrupt();
+        }
+        calls.shutdown();
+        eventLoops.shutdownGracefully(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(10, TimeUnit.SECONDS);
+    }
+}
