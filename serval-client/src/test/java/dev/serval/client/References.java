@@ -180,4 +180,20 @@ final class References {
             }
         }
     }
+
+    /** The same outputs, bit for bit: names and order, datatypes, shapes, parameters and every byte. */
+    static void assertIdentical(InferResult actual, InferResult expected) {
+        assertThat(actual.modelName()).isEqualTo(expected.modelName());
+        assertThat(actual.modelVersion()).isEqualTo(expected.modelVersion());
+        assertThat(actual.parameters()).isEqualTo(expected.parameters());
+        assertThat(actual.outputs()).extracting(InferOutput::name)
+                .containsExactlyElementsOf(expected.outputs().stream().map(InferOutput::name).toList());
+        for (InferOutput want : expected.outputs()) {
+            InferOutput got = actual.output(want.name());
+            assertThat(got.datatype()).as(want.name()).isEqualTo(want.datatype());
+            assertThat(got.shape()).as(want.name()).containsExactly(want.shape());
+            assertThat(got.parameters()).as(want.name()).isEqualTo(want.parameters());
+            assertThat(got.buffer()).as(want.name() + " bytes").isEqualTo(want.buffer());
+        }
+    }
 }

@@ -64,6 +64,17 @@ class RestJsonServerTest {
     }
 
     @Test
+    void readmeExample_works() {
+        try (ServalClient client = ServalClient.rest(TestServers.http(bundled))) {
+            InferResult result = client.infer(InferRequest.builder("iris")
+                    .input(InferInput.fp32("input", new long[] {1, 4}, new float[] {5.1f, 3.5f, 1.4f, 0.2f})).build());
+            float[] probabilities = result.output("probabilities").toFloatArray();
+            assertThat(probabilities).containsExactly(new float[] {0.9999993f, 1.408476E-10f, 7.435616E-7f},
+                    org.assertj.core.data.Offset.offset(1e-6f));
+        }
+    }
+
+    @Test
     void health_liveAndReady() {
         assertThat(client.live()).isTrue();
         assertThat(client.ready()).isTrue();
@@ -142,7 +153,7 @@ class RestJsonServerTest {
     @Test
     void infer_callTimeoutAndScheduleTimeoutAreDeadlineExceeded() throws Exception {
         TestServers.GatedRuntime gated = new TestServers.GatedRuntime();
-        try (ServalServer server = ServalServer.start(ServerOptions.defaults(Examples.repository()).withHttpPort(0), gated);
+        try (ServalServer server = TestServers.start(ServerOptions.defaults(Examples.repository()), gated);
              ServalClient gatedClient = ServalClient.rest(TestServers.http(server))) {
             InferRequest request = InferRequest.builder("iris")
                     .input(InferInput.fp32("input", new long[] {1, 4}, new float[] {5.1f, 3.5f, 1.4f, 0.2f}))

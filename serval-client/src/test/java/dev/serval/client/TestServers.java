@@ -24,11 +24,30 @@ final class TestServers {
     }
 
     static ServalServer start(Path repository) {
-        return ServalServer.start(ServerOptions.defaults(repository).withHttpPort(0));
+        return start(ServerOptions.defaults(repository));
     }
 
     static ServalServer start(ServerOptions options) {
-        return ServalServer.start(options.withHttpPort(0));
+        return ServalServer.start(freePorts(options));
+    }
+
+    static ServalServer start(ServerOptions options, ModelRuntime runtime) {
+        return ServalServer.start(freePorts(options), runtime);
+    }
+
+    /**
+     * Every transport on a free port, so servers started side by side never collide: HTTP, and gRPC
+     * too once the server has it (where Triton's default port 8001 would otherwise be taken twice).
+     */
+    static ServerOptions freePorts(ServerOptions options) {
+        ServerOptions free = options.withHttpPort(0);
+        try {
+            return (ServerOptions) ServerOptions.class.getMethod("withGrpcPort", int.class).invoke(free, 0);
+        } catch (NoSuchMethodException e) {
+            return free;
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     static ServalServer bundled() {
@@ -54,8 +73,10 @@ final class TestServers {
             ServerOptions options = ServerOptions.defaults(repository).withHttpPort(0);
             Method withGrpcPort = ServerOptions.class.getMethod("withGrpcPort", int.class);
             return ServalServer.start((ServerOptions) withGrpcPort.invoke(options, 0));
-        } catch (ReflectiveOperationException e) {
+        } catch (NoSuchMethodException e) {
             throw new IllegalStateException("this server has no gRPC transport yet (ServerOptions.withGrpcPort)", e);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException(e);
         }
     }
 
