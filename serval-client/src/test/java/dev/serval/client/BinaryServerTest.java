@@ -8,7 +8,6 @@ import dev.serval.server.ServalServer;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -17,7 +16,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  * The client over REST with the binary tensor data extension against a real Serval: the reference
  * outputs, and the same bytes as over JSON.
  */
-@Disabled("needs the binary tensor data extension on the server, branch binary")
 class BinaryServerTest {
     private static ServalServer bundled;
     private static ServalServer testModels;

@@ -9,7 +9,6 @@ import dev.serval.testing.Examples;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -18,7 +17,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  * The client over gRPC against a real Serval: health, metadata, the reference outputs, the same
  * bytes as over JSON, and the same errors.
  */
-@Disabled("needs the gRPC transport, branch grpc")
 class GrpcServerTest {
     private static ServalServer bundled;
     private static ServalServer testModels;

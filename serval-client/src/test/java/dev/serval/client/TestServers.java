@@ -11,7 +11,6 @@ import dev.serval.runtime.onnx.OnnxBackend;
 import dev.serval.server.ServalServer;
 import dev.serval.server.ServerOptions;
 import dev.serval.testing.Examples;
-import java.lang.reflect.Method;
 import java.net.URI;
 import java.nio.file.Path;
 import java.util.List;
@@ -35,19 +34,9 @@ final class TestServers {
         return ServalServer.start(freePorts(options), runtime);
     }
 
-    /**
-     * Every transport on a free port, so servers started side by side never collide: HTTP, and gRPC
-     * too once the server has it (where Triton's default port 8001 would otherwise be taken twice).
-     */
+    /** Every transport on a free port, so servers started side by side never collide (gRPC's 8001 included). */
     static ServerOptions freePorts(ServerOptions options) {
-        ServerOptions free = options.withHttpPort(0);
-        try {
-            return (ServerOptions) ServerOptions.class.getMethod("withGrpcPort", int.class).invoke(free, 0);
-        } catch (NoSuchMethodException e) {
-            return free;
-        } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException(e);
-        }
+        return options.withHttpPort(0).withGrpcPort(0);
     }
 
     static ServalServer bundled() {
@@ -62,30 +51,13 @@ final class TestServers {
         return URI.create("http://127.0.0.1:" + server.httpPort());
     }
 
-    /**
-     * A server with its gRPC transport on a free port as well. Written against the API the gRPC
-     * branch adds ({@code ServerOptions.withGrpcPort(int)}, {@code ServalServer.grpcPort()}) through
-     * reflection, so this module compiles before that branch is merged; after the merge these become
-     * direct calls.
-     */
+    /** A server with its gRPC transport on a free port as well. */
     static ServalServer startWithGrpc(Path repository) {
-        try {
-            ServerOptions options = ServerOptions.defaults(repository).withHttpPort(0);
-            Method withGrpcPort = ServerOptions.class.getMethod("withGrpcPort", int.class);
-            return ServalServer.start((ServerOptions) withGrpcPort.invoke(options, 0));
-        } catch (NoSuchMethodException e) {
-            throw new IllegalStateException("this server has no gRPC transport yet (ServerOptions.withGrpcPort)", e);
-        } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException(e);
-        }
+        return start(repository);
     }
 
     static int grpcPort(ServalServer server) {
-        try {
-            return (int) ServalServer.class.getMethod("grpcPort").invoke(server);
-        } catch (ReflectiveOperationException e) {
-            throw new IllegalStateException("this server has no gRPC transport yet (ServalServer.grpcPort)", e);
-        }
+        return server.grpcPort();
     }
 
     /**
