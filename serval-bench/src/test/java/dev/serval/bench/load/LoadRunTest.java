@@ -92,7 +92,9 @@ class LoadRunTest {
 
         assertThat(closed.completed).isEqualTo(30);
         assertThat(open.completed).isEqualTo(30);
-        assertThat(open.okLatency.getValueAtPercentile(99)).isGreaterThan(2 * closed.okLatency.getValueAtPercentile(99));
+        // Medians: one request stalled by a busy test machine moves a p99 of 30 samples, not a median.
+        // Open loop, request i waits about i x 10 ms behind the slow server (median ~150 ms); closed ~20 ms.
+        assertThat(open.okLatency.getValueAtPercentile(50)).isGreaterThan(2 * closed.okLatency.getValueAtPercentile(50));
     }
 
     @Test
