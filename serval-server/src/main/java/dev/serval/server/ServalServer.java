@@ -9,6 +9,7 @@ import dev.serval.model.RegistryOptions;
 import dev.serval.runtime.ModelRuntime;
 import dev.serval.runtime.onnx.OnnxBackend;
 import dev.serval.transport.grpc.GrpcTransport;
+import dev.serval.transport.BodyArrays;
 import dev.serval.transport.http.AccessControl;
 import dev.serval.transport.http.BodyBudget;
 import dev.serval.transport.http.HttpTransport;
@@ -36,6 +37,9 @@ public final class ServalServer implements AutoCloseable {
 
     /** The protocol extensions this build implements, by Triton's names. */
     static final List<String> EXTENSIONS = List.of("classification", "binary_tensor_data");
+
+    /** Reusable arrays for large bodies and gRPC messages, shared by the transports. */
+    static final long BODY_ARRAYS_BYTES = 64L << 20;
 
     /** How long a request body waits for room under --max-inflight-bytes before 429. */
     static final Duration BODY_WAIT = Duration.ofSeconds(30);
@@ -85,13 +89,14 @@ public final class ServalServer implements AutoCloseable {
             ServerMetadata metadata = new ServerMetadata("serval", version(), EXTENSIONS);
             AccessControl access = new AccessControl(options.inferenceToken(), options.adminToken());
             BooleanSupplier ready = options.strictReadiness() ? registry::allReady : () -> true;
+            BodyArrays arrays = new BodyArrays(BODY_ARRAYS_BYTES);
             http = new HttpTransport(registry, metrics, metadata, ready,
                     access, options.httpAddress(), options.httpPort(), tls(options),
-                    new BodyBudget(options.maxRequestBytes(), options.effectiveMaxInflightBytes(), BODY_WAIT)).start();
+                    new BodyBudget(options.maxRequestBytes(), options.effectiveMaxInflightBytes(), BODY_WAIT), arrays).start();
             GrpcTransport grpc = options.grpcEnabled()
                     ? new GrpcTransport(registry, metadata, ready, options.inferenceToken(), options.adminToken(),
                             options.httpAddress(), options.grpcPort(), options.tlsCertificate(), options.tlsKey(),
-                            options.maxRequestBytes()).start()
+                            options.maxRequestBytes(), arrays).start()
                     : null;
             ServalServer server = new ServalServer(runtime, registry, http, grpc, options);
             warnIfExposed(options, access);

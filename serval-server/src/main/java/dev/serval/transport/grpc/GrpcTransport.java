@@ -2,6 +2,7 @@ package dev.serval.transport.grpc;
 
 import dev.serval.api.ServerMetadata;
 import dev.serval.model.ModelRegistry;
+import dev.serval.transport.BodyArrays;
 import io.grpc.Server;
 import io.grpc.ServerCredentials;
 import io.grpc.ServerInterceptors;
@@ -78,8 +79,9 @@ public final class GrpcTransport implements AutoCloseable {
      */
     public GrpcTransport(ModelRegistry registry, ServerMetadata metadata, BooleanSupplier ready,
                          Optional<String> inferenceToken, Optional<String> adminToken, String host, int port,
-                         Optional<Path> tlsCertificate, Optional<Path> tlsKey, long maxMessageBytes) {
-        InferenceService service = new InferenceService(registry, metadata, ready);
+                         Optional<Path> tlsCertificate, Optional<Path> tlsKey, long maxMessageBytes,
+                         BodyArrays arrays) {
+        InferenceService service = new InferenceService(registry, metadata, ready, arrays);
         this.address = new InetSocketAddress(host, port);
         NettyServerBuilder builder = tlsCertificate.isPresent() && tlsKey.isPresent()
                 ? NettyServerBuilder.forAddress(address, credentials(tlsCertificate.get(), tlsKey.get()))

@@ -22,6 +22,7 @@ import dev.serval.protocol.grpc.ServerMetadataResponse;
 import dev.serval.protocol.grpc.ServerReadyRequest;
 import dev.serval.protocol.grpc.ServerReadyResponse;
 import dev.serval.schedule.ModelScheduler;
+import dev.serval.transport.BodyArrays;
 import io.grpc.Context;
 import io.grpc.Deadline;
 import io.grpc.MethodDescriptor;
@@ -56,11 +57,13 @@ final class InferenceService implements GRPCInferenceServiceGrpc.AsyncService {
     private final ModelRegistry registry;
     private final ServerMetadata server;
     private final BooleanSupplier ready;
+    private final AliasingMarshaller marshaller;
 
-    InferenceService(ModelRegistry registry, ServerMetadata server, BooleanSupplier ready) {
+    InferenceService(ModelRegistry registry, ServerMetadata server, BooleanSupplier ready, BodyArrays arrays) {
         this.registry = registry;
         this.server = server;
         this.ready = ready;
+        this.marshaller = new AliasingMarshaller(arrays);
     }
 
     /**
@@ -76,8 +79,8 @@ final class InferenceService implements GRPCInferenceServiceGrpc.AsyncService {
             }
         }
         MethodDescriptor<AliasingMarshaller.Parsed, ModelInferResponse> infer =
-                stockInfer.toBuilder(new AliasingMarshaller(), stockInfer.getResponseMarshaller()).build();
-        builder.addMethod(infer, ServerCalls.asyncUnaryCall((parsed, out) -> respond(out, () -> infer(parsed.get()))));
+                stockInfer.toBuilder(marshaller, stockInfer.getResponseMarshaller()).build();
+        builder.addMethod(infer, ServerCalls.asyncUnaryCall((parsed, out) -> respond(out, () -> infer(parsed))));
         return builder.build();
     }
 
@@ -143,21 +146,36 @@ final class InferenceService implements GRPCInferenceServiceGrpc.AsyncService {
         }
     }
 
-    private ModelInferResponse infer(ModelInferRequest proto) {
-        ModelVersion model = registry.resolve(proto.getModelName(), proto.getModelVersion());
-        boolean raw = RequestDecoder.usesRawContents(proto);
+    /**
+     * Decodes, runs and encodes one ModelInfer. The message's array goes back to the pool as soon as
+     * its tensors are decoded (on every path): nothing reads the message after that, since its
+     * {@code bytes} and string fields may be views of the array.
+     */
+    private ModelInferResponse infer(AliasingMarshaller.Parsed parsed) {
+        ModelVersion model = null;
+        boolean raw;
         InferenceResponse response;
-        // The arrival tells the model's batcher a request is on its way while it is decoded; a
-        // full queue refuses it here, before decoding.
-        try (ModelScheduler.Arrival arrival = model.arrive()) {
-            InferenceRequest request;
-            try {
-                request = withDeadline(RequestDecoder.decode(proto, model.name(), model.version()));
-            } catch (ServalException e) {
-                model.failed(arrival, e.code());
-                throw e;
+        ModelScheduler.Arrival arrival = null;
+        InferenceRequest request;
+        try {
+            ModelInferRequest proto = parsed.get();
+            model = registry.resolve(proto.getModelName(), proto.getModelVersion());
+            raw = RequestDecoder.usesRawContents(proto);
+            // The arrival tells the model's batcher a request is on its way while it is decoded; a
+            // full queue refuses it here, before decoding.
+            arrival = model.arrive();
+            request = withDeadline(RequestDecoder.decode(proto, model.name(), model.version()));
+        } catch (RuntimeException e) {
+            if (arrival != null) {
+                model.failed(arrival, e instanceof ServalException s ? s.code() : ErrorCode.INTERNAL);
+                arrival.close();
             }
-            response = inferUntilCancelled(model, request, arrival);
+            throw e;
+        } finally {
+            parsed.release();
+        }
+        try (ModelScheduler.Arrival queued = arrival) {
+            response = inferUntilCancelled(model, request, queued);
         }
         return ResponseEncoder.encode(response, raw);
     }

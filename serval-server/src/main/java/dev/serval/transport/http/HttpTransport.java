@@ -4,6 +4,7 @@ import dev.serval.api.ServalException;
 import dev.serval.api.ServerMetadata;
 import dev.serval.metrics.ServalMetrics;
 import dev.serval.model.ModelRegistry;
+import dev.serval.transport.BodyArrays;
 import io.helidon.common.tls.Tls;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.WebServerConfig;
@@ -24,10 +25,12 @@ public final class HttpTransport implements AutoCloseable {
      * @param port            the port, or 0 for any free one
      * @param tls             TLS settings, or empty for plain HTTP
      * @param bodies          limits on request bodies (413 and 429 beyond them)
+     * @param arrays          reusable arrays for large bodies, shared with the other transports
      */
     public HttpTransport(ModelRegistry registry, ServalMetrics metrics, ServerMetadata metadata, BooleanSupplier ready,
-                         AccessControl access, String host, int port, Optional<Tls> tls, BodyBudget bodies) {
-        RestApi api = new RestApi(registry, metrics, metadata, ready, access, bodies);
+                         AccessControl access, String host, int port, Optional<Tls> tls, BodyBudget bodies,
+                         BodyArrays arrays) {
+        RestApi api = new RestApi(registry, metrics, metadata, ready, access, bodies, arrays);
         WebServerConfig.Builder builder = WebServer.builder()
                 .host(host)
                 .port(port)

@@ -10,6 +10,7 @@ import dev.serval.model.ModelRegistry;
 import dev.serval.model.ModelStatus;
 import dev.serval.model.ModelVersion;
 import dev.serval.schedule.ModelScheduler;
+import dev.serval.transport.BodyArrays;
 import io.helidon.common.buffers.DataReader;
 import io.helidon.http.HeaderNames;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
@@ -50,16 +51,17 @@ final class RestApi implements HttpService {
     private final BooleanSupplier ready;
     private final AccessControl access;
     private final BodyBudget bodies;
-    private final BodyArrays arrays = new BodyArrays(64L << 20);
+    private final BodyArrays arrays;
     private final byte[] serverMetadata;
 
     RestApi(ModelRegistry registry, ServalMetrics metrics, ServerMetadata server, BooleanSupplier ready,
-            AccessControl access, BodyBudget bodies) {
+            AccessControl access, BodyBudget bodies, BodyArrays arrays) {
         this.registry = registry;
         this.metrics = metrics;
         this.ready = ready;
         this.access = access;
         this.bodies = bodies;
+        this.arrays = arrays;
         this.serverMetadata = JsonResponseEncoder.write(256, json -> {
             json.writeStartObject();
             json.writeStringField("name", server.name());

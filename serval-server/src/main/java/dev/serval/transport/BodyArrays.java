@@ -1,10 +1,11 @@
-package dev.serval.transport.http;
+package dev.serval.transport;
 
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Reusable arrays for large request bodies, by power-of-two size class.
+ * Reusable arrays for large request bodies and messages, by power-of-two size class; shared by the
+ * REST and gRPC transports.
  *
  * <p>Design note: a 1 MB image body read into a fresh array per request is a megabyte of garbage
  * per request, and with the heap kept small on purpose the collector then runs several times a
@@ -12,7 +13,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * returned right after. Small bodies (under 64 KB) are allocated plainly: young-generation garbage
  * is cheap. Bounded in bytes; thread-safe.
  */
-final class BodyArrays {
+public final class BodyArrays {
     private static final int MIN_SHIFT = 16;
     private static final int MAX_SHIFT = 28;
 
@@ -21,7 +22,8 @@ final class BodyArrays {
     private final long maxPooledBytes;
 
     @SuppressWarnings("unchecked")
-    BodyArrays(long maxPooledBytes) {
+    /** @param maxPooledBytes the most bytes of arrays kept for reuse; more are left to the collector */
+    public BodyArrays(long maxPooledBytes) {
         this.maxPooledBytes = maxPooledBytes;
         this.classes = new ConcurrentLinkedQueue[MAX_SHIFT + 1];
         for (int i = MIN_SHIFT; i <= MAX_SHIFT; i++) {
@@ -30,7 +32,7 @@ final class BodyArrays {
     }
 
     /** An array of at least {@code length} bytes. */
-    byte[] acquire(int length) {
+    public byte[] acquire(int length) {
         int shift = shift(length);
         if (shift < 0) {
             return new byte[length];
@@ -44,7 +46,7 @@ final class BodyArrays {
     }
 
     /** Takes back an array from {@link #acquire}; nothing may read it afterwards. */
-    void release(byte[] array) {
+    public void release(byte[] array) {
         int shift = shift(array.length);
         if (shift < 0 || array.length != 1 << shift) {
             return;
