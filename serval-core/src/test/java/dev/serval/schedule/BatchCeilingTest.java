@@ -14,13 +14,26 @@ class BatchCeilingTest {
 
     /** Runs {@code runs} full batches costing {@code perRowMs(size)} per row; returns runs per size. */
     private static int[] saturate(BatchCeiling ceiling, int max, int runs, IntToDoubleFunction perRowMs) {
+        return load(ceiling, max, Integer.MAX_VALUE, runs, perRowMs);
+    }
+
+    /** As {@link #saturate}, with {@code clients} requests of one row each: no run exceeds that. */
+    private static int[] load(BatchCeiling ceiling, int max, int clients, int runs, IntToDoubleFunction perRowMs) {
         int[] runsAt = new int[max + 1];
         for (int i = 0; i < runs; i++) {
-            int size = ceiling.current();
+            int size = Math.min(ceiling.current(), clients);
             runsAt[size]++;
             ceiling.record(size, (long) (perRowMs.applyAsDouble(size) * size * 1e6));
         }
         return runsAt;
+    }
+
+    private static double mobilenet(int size) {
+        return 6.1 + 1.4 * Math.log(size) / Math.log(32);
+    }
+
+    private static double iris(int size) {
+        return (0.050 + 0.001 * size) / size;
     }
 
     @Test
@@ -34,16 +47,34 @@ class BatchCeilingTest {
     void descendsToOne_whenEveryRowCostsMoreInABiggerBatch() {
         // MobileNetV2 at one thread: 6.1 ms per image alone, 7.5 ms per image at 32 (measured).
         BatchCeiling ceiling = new BatchCeiling("m:1", 32, WINDOW, true);
-        saturate(ceiling, 32, 2_000, size -> 6.1 + 1.4 * Math.log(size) / Math.log(32));
+        saturate(ceiling, 32, 2_000, BatchCeilingTest::mobilenet);
 
         assertThat(ceiling.current()).isEqualTo(1);
+    }
+
+    @Test
+    void followsTheBatchesTheLoadMakes_thenDescendsOnCost() {
+        // ten clients never fill 32: the ceiling first comes down to where batches are, then to 1
+        BatchCeiling ceiling = new BatchCeiling("m:1", 32, WINDOW, true);
+        load(ceiling, 32, 10, 2_000, BatchCeilingTest::mobilenet);
+
+        assertThat(ceiling.current()).isEqualTo(1);
+    }
+
+    @Test
+    void keepsTheBatchesTheLoadMakes_whenThoseAreCheapest() {
+        BatchCeiling ceiling = new BatchCeiling("m:1", 32, WINDOW, true);
+        int[] runsAt = load(ceiling, 32, 10, 5_000, BatchCeilingTest::iris);
+
+        assertThat(runsAt[10]).as("runs of the ten waiting requests, out of 5000").isGreaterThan(4_500);
+        assertThat(ceiling.current()).isGreaterThanOrEqualTo(16);
     }
 
     @Test
     void staysAtTheMaximum_whenBatchingIsCheaperPerRow_andProbesRarely() {
         // iris-like: a run costs 50 us plus 1 us per row.
         BatchCeiling ceiling = new BatchCeiling("m:1", 32, WINDOW, true);
-        int[] runsAt = saturate(ceiling, 32, 5_000, size -> (0.050 + 0.001 * size) / size);
+        int[] runsAt = saturate(ceiling, 32, 5_000, BatchCeilingTest::iris);
 
         assertThat(ceiling.current()).isEqualTo(32);
         assertThat(runsAt[32]).as("runs at the maximum out of 5000").isGreaterThan(4_700);
@@ -60,12 +91,15 @@ class BatchCeilingTest {
     }
 
     @Test
-    void partialRunsTeachNothing_soLightLoadNeverProbes() {
+    void underLightLoad_settlesLow_whichChangesNoRun() {
         BatchCeiling ceiling = new BatchCeiling("m:1", 32, WINDOW, true);
-        for (int i = 0; i < 10_000; i++) {
-            ceiling.record(1 + i % 31, 5_000_000L);
-            assertThat(ceiling.current()).isEqualTo(32);
-        }
+        int[] runsAt = load(ceiling, 32, 1, 2_000, BatchCeilingTest::iris);
+
+        assertThat(runsAt[1]).isEqualTo(2_000);
+        assertThat(ceiling.current()).isLessThanOrEqualTo(2);
+        // and when load comes back, it climbs again
+        saturate(ceiling, 32, 20_000, BatchCeilingTest::iris);
+        assertThat(ceiling.current()).isEqualTo(32);
     }
 
     @Test
@@ -74,7 +108,7 @@ class BatchCeilingTest {
         BatchCeiling ceiling = new BatchCeiling("m:1", 32, WINDOW, true);
         int[] run = {0};
         saturate(ceiling, 32, 3_000, size -> {
-            double perRow = (0.050 + 0.001 * size) / size;
+            double perRow = iris(size);
             return size == 32 && run[0]++ % WINDOW == 0 ? perRow * 50 : perRow;
         });
 
@@ -92,11 +126,11 @@ class BatchCeilingTest {
     @Test
     void followsTheModelWhenItsCostsChange() {
         BatchCeiling ceiling = new BatchCeiling("m:1", 32, WINDOW, true);
-        saturate(ceiling, 32, 2_000, size -> 6.1 + 1.4 * Math.log(size) / Math.log(32));
+        saturate(ceiling, 32, 2_000, BatchCeilingTest::mobilenet);
         assertThat(ceiling.current()).isEqualTo(1);
 
         // the machine frees up cores (or the model is swapped): now batches are cheaper per row
-        saturate(ceiling, 32, 20_000, size -> (0.050 + 0.001 * size) / size);
+        saturate(ceiling, 32, 20_000, BatchCeilingTest::iris);
         assertThat(ceiling.current()).isEqualTo(32);
     }
 }
