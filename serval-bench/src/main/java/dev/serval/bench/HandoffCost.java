@@ -99,7 +99,7 @@ public final class HandoffCost implements Callable<Integer> {
                     };
                     ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1);
                     try (ModelScheduler executor = new ModelScheduler("handoff", new RunnableSession(run),
-                            new SchedulerSettings(1, 0, 0, List.of(), 1024, 1, false), Ticker.SYSTEM,
+                            new SchedulerSettings(1, 0, 0, List.of(), 1024, 1, false, 1), Ticker.SYSTEM,
                             ServalThreads.platform("handoff-model"), timer, SchedulerMetrics.NONE)) {
                         timer.shutdown(); // no deadlines here: the timer is never used
                         round("warmup-inline", run, null, 2);

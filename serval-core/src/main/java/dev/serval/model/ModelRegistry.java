@@ -142,7 +142,7 @@ public final class ModelRegistry implements AutoCloseable {
             ModelConfig.DynamicBatching batching = config.dynamicBatching();
             SchedulerSettings schedule = new SchedulerSettings(instances, maxBatchSize,
                     TimeUnit.MICROSECONDS.toNanos(batching.maxQueueDelayMicros()), batching.preferredBatchSizes(),
-                    batching.maxQueueSize(), batching.priorityLevels(), batching.adaptiveBatchSize());
+                    batching.maxQueueSize(), batching.priorityLevels(), batching.adaptiveBatchSize(), threads);
             ModelScheduler[] scheduler = new ModelScheduler[1];
             ModelMetrics modelMetrics = metrics.forModel(name, String.valueOf(number),
                     () -> scheduler[0].queueDepth(), () -> scheduler[0].batchCeiling());

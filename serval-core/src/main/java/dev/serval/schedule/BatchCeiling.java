@@ -26,13 +26,19 @@ import org.slf4j.LoggerFactory;
  *       the batches, the load is: it steps down to the next size, which changes no run, so that
  *       the comparison happens at the size the load actually produces (ten clients make batches
  *       of about ten, never of 32).</li>
- *   <li>After {@code window} nearly full runs at the ceiling it probes a neighbour (half or
- *       double) for {@code window / 2} of them, and moves there when the neighbour's median cost
- *       per row is lower by more than {@link #MARGIN}. Medians, not means, so that a GC pause or a
+ *   <li>After {@code window} nearly full runs at the ceiling it probes another size: runs
+ *       alternate between the ceiling and the probed size until each has {@code window / 2} full
+ *       runs, and the ceiling moves when the probed size's median cost per row is lower by more
+ *       than {@link #MARGIN}. Alternating, not one size after the other, so that whatever else
+ *       the machine does in the meantime weighs on both alike (measured: one after the other,
+ *       a busy neighbour made the ceiling wander between sizes). The probes cycle through half,
+ *       double, a quarter and four times the ceiling: neighbouring sizes can cost nearly the
+ *       same (MobileNetV2 at 4 and 8) while two steps away is clearly cheaper (at 1). Medians, not means, so that a GC pause or a
  *       descheduled thread does not decide. A probe that gets no full runs (the load cannot fill
  *       the bigger size) is abandoned after {@link #ABANDON_WINDOWS} windows of runs.</li>
- *   <li>A probe that loses doubles the wait before the next one (up to {@link #MAX_BACKOFF}
- *       windows), so a settled model spends a few percent of its runs probing.</li>
+ *   <li>When a whole cycle of probes loses, the wait before the next probe doubles (up to
+ *       {@link #MAX_BACKOFF} windows), so a settled model spends a few percent of its runs
+ *       probing.</li>
  * </ul>
  * It starts at {@code max_batch_size}, which is what the configuration asked for, and never
  * exceeds it. Under light load (one request at a time) it settles low, which changes nothing
@@ -53,6 +59,8 @@ final class BatchCeiling {
     static final double MARGIN = 0.01;
     /** The longest wait between probes, in windows of full runs. */
     static final int MAX_BACKOFF = 16;
+    /** The probes, in steps over the candidate sizes: half, double, a quarter, four times. */
+    private static final int[] STEPS = {-1, 1, -2, 2};
     /** Windows of runs a probe may go without enough full runs before it is given up. */
     static final int ABANDON_WINDOWS = 4;
 
@@ -66,14 +74,17 @@ final class BatchCeiling {
     // Guarded by this.
     private int index;
     private int probeIndex = -1;
-    private double steadyCost = Double.NaN;
-    private final long[] samples;
-    private int sampleCount;
-    private int runsWithoutFull;
+    private final long[] atCeiling;
+    private final long[] atProbe;
+    private int ceilingSamples;
+    private int probeSamples;
     private int probeRuns;
-    private int backoff = 1;
+    private int steadyRuns;
+    private int runsWithoutFull;
     private int windowsUntilProbe = 1;
-    private boolean probeUpNext;
+    private int backoff = 1;
+    private int nextStep;
+    private int lossesInCycle;
 
     /**
      * @param name         for the log, e.g. {@code mobilenet:1}
@@ -89,7 +100,8 @@ final class BatchCeiling {
         this.sizes = candidateSizes(maxBatchSize);
         this.window = window;
         this.adaptive = adaptive;
-        this.samples = new long[window];
+        this.atCeiling = new long[window / 2];
+        this.atProbe = new long[window / 2];
         this.index = sizes.length - 1;
         this.current = maxBatchSize;
     }
@@ -109,39 +121,53 @@ final class BatchCeiling {
         return current;
     }
 
-    /** Reports a finished run of {@code rows} rows that took {@code nanos}, stacking and splitting included. */
-    synchronized void record(int rows, long nanos) {
+    /**
+     * Reports a finished run.
+     *
+     * @param ceiling the value {@link #current()} had when the run's batch was gathered
+     * @param rows    rows in the run
+     * @param nanos   the run's time, stacking and splitting included
+     */
+    synchronized void record(int ceiling, int rows, long nanos) {
         if (!adaptive || nanos <= 0 || rows < 1) {
             return;
         }
-        int size = current;
-        boolean probing = probeIndex >= 0;
-        boolean full = rows * 2 > size || size == 1;
-        if (probing && ++probeRuns > ABANDON_WINDOWS * window) {
-            endProbe(Double.POSITIVE_INFINITY);
+        boolean full = rows * 2 > ceiling || ceiling == 1;
+        if (probeIndex < 0) {
+            steady(full);
             return;
         }
+        probeRuns++;
+        if (full) {
+            if (ceiling == sizes[index] && ceilingSamples < atCeiling.length) {
+                atCeiling[ceilingSamples++] = nanos / rows;
+            } else if (ceiling == sizes[probeIndex] && probeSamples < atProbe.length) {
+                atProbe[probeSamples++] = nanos / rows;
+            }
+        }
+        if (ceilingSamples == atCeiling.length && probeSamples == atProbe.length) {
+            endProbe(median(atCeiling), median(atProbe));
+        } else if (probeRuns > ABANDON_WINDOWS * window) {
+            endProbe(1, Double.POSITIVE_INFINITY); // the load cannot fill the probed size
+        } else {
+            current = current == sizes[index] ? sizes[probeIndex] : sizes[index];
+        }
+    }
+
+    private void steady(boolean full) {
         if (!full) {
-            if (!probing && ++runsWithoutFull >= window && index > 0) {
+            if (++runsWithoutFull >= window && index > 0) {
                 // The load, not the ceiling, sizes the batches: follow it down (no run changes).
                 index--;
                 current = sizes[index];
                 runsWithoutFull = 0;
-                sampleCount = 0;
+                steadyRuns = 0;
             }
             return;
         }
         runsWithoutFull = 0;
-        samples[sampleCount++] = nanos / rows;
-        if (sampleCount < (probing ? window / 2 : window)) {
-            return;
-        }
-        double cost = median(samples, sampleCount);
-        sampleCount = 0;
-        if (probing) {
-            endProbe(cost);
-        } else {
-            steadyCost = cost;
+        if (++steadyRuns >= window) {
+            steadyRuns = 0;
             if (--windowsUntilProbe <= 0) {
                 startProbe();
             }
@@ -149,44 +175,53 @@ final class BatchCeiling {
     }
 
     private void startProbe() {
-        boolean up = probeUpNext ? index < sizes.length - 1 : index == 0;
-        int next = up ? index + 1 : index - 1;
-        if (next < 0 || next >= sizes.length) {
-            windowsUntilProbe = backoff;
-            return;
+        for (int tried = 0; tried < STEPS.length; tried++) {
+            int next = index + STEPS[nextStep];
+            nextStep = (nextStep + 1) % STEPS.length;
+            if (next >= 0 && next < sizes.length) {
+                probeIndex = next;
+                probeRuns = 0;
+                ceilingSamples = 0;
+                probeSamples = 0;
+                current = sizes[next];
+                return;
+            }
         }
-        probeUpNext = up;
-        probeIndex = next;
-        probeRuns = 0;
-        sampleCount = 0;
-        current = sizes[next];
+        windowsUntilProbe = backoff;
     }
 
-    private void endProbe(double probeCost) {
+    private void endProbe(double ceilingCost, double probeCost) {
         int from = sizes[index];
         int to = sizes[probeIndex];
-        boolean wins = !Double.isNaN(steadyCost) && probeCost < steadyCost * (1 - MARGIN);
+        boolean wins = probeCost < ceilingCost * (1 - MARGIN);
         if (wins) {
-            log.info(String.format(Locale.ROOT, "%s: batches of up to %d instead of %d (%.3f vs %.3f ms per row in full runs)",
-                    name, to, from, probeCost / 1e6, steadyCost / 1e6));
-            // Keep going the same way (probeUpNext stays): the next probe comes after one window.
+            log.info(String.format(Locale.ROOT, "%s: batches of up to %d instead of %d (%.3f vs %.3f ms per row, "
+                    + "medians of alternating full runs)", name, to, from, probeCost / 1e6, ceilingCost / 1e6));
             index = probeIndex;
+            nextStep = to < from ? 0 : 1; // keep going the same way, one step
+            lossesInCycle = 0;
             backoff = 1;
+            windowsUntilProbe = 1;
         } else {
-            probeUpNext = !probeUpNext;
-            backoff = Math.min(MAX_BACKOFF, backoff * 2);
+            log.debug(String.format(Locale.ROOT, "%s: batches of up to %d stay (%s ms per row at %d, %.3f at %d)",
+                    name, from, Double.isInfinite(probeCost) ? "too few full runs" : String.format(Locale.ROOT, "%.3f", probeCost / 1e6),
+                    to, ceilingCost / 1e6, from));
+            if (++lossesInCycle >= STEPS.length) {
+                lossesInCycle = 0;
+                backoff = Math.min(MAX_BACKOFF, backoff * 2);
+            }
+            windowsUntilProbe = backoff;
         }
-        windowsUntilProbe = wins ? 1 : backoff;
         probeIndex = -1;
-        sampleCount = 0;
+        steadyRuns = 0;
         runsWithoutFull = 0;
-        steadyCost = Double.NaN;
         current = sizes[index];
     }
 
-    private static double median(long[] values, int count) {
-        long[] sorted = Arrays.copyOf(values, count);
+    private static double median(long[] values) {
+        long[] sorted = values.clone();
         Arrays.sort(sorted);
-        return count % 2 == 1 ? sorted[count / 2] : (sorted[count / 2 - 1] + sorted[count / 2]) / 2.0;
+        int n = sorted.length;
+        return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0;
     }
 }

@@ -13,16 +13,18 @@ import java.util.List;
  * @param priorityLevels      number of priority levels, 1 is the highest
  * @param adaptiveBatchSize   learn the batch size that costs least per row, up to maxBatchSize
  *                            ({@link BatchCeiling}); false always gathers up to maxBatchSize
+ * @param runThreads          threads each run uses (ONNX Runtime's intra-op threads); with one, a
+ *                            run's cost is the CPU time of its instance thread, otherwise its wall time
  */
 public record SchedulerSettings(int instanceCount, int maxBatchSize, long maxQueueDelayNanos,
                                 List<Integer> preferredBatchSizes, int maxQueueSize, int priorityLevels,
-                                boolean adaptiveBatchSize) {
+                                boolean adaptiveBatchSize, int runThreads) {
 
     public SchedulerSettings {
         if (instanceCount < 1) {
             throw new IllegalArgumentException("instanceCount must be at least 1, was " + instanceCount);
         }
-        if (maxBatchSize < 0 || maxQueueDelayNanos < 0 || maxQueueSize < 1 || priorityLevels < 1) {
+        if (maxBatchSize < 0 || maxQueueDelayNanos < 0 || maxQueueSize < 1 || priorityLevels < 1 || runThreads < 1) {
             throw new IllegalArgumentException("invalid scheduler settings");
         }
         preferredBatchSizes = preferredBatchSizes.stream().sorted().distinct().toList();

@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
  * full (a saturated queue), so each step records {@code current()} rows.
  */
 class BatchCeilingTest {
-    private static final int WINDOW = 16;
+    private static final int WINDOW = 32;
 
     /** Runs {@code runs} full batches costing {@code perRowMs(size)} per row; returns runs per size. */
     private static int[] saturate(BatchCeiling ceiling, int max, int runs, IntToDoubleFunction perRowMs) {
@@ -21,15 +21,33 @@ class BatchCeilingTest {
     private static int[] load(BatchCeiling ceiling, int max, int clients, int runs, IntToDoubleFunction perRowMs) {
         int[] runsAt = new int[max + 1];
         for (int i = 0; i < runs; i++) {
-            int size = Math.min(ceiling.current(), clients);
+            int now = ceiling.current();
+            int size = Math.min(now, clients);
             runsAt[size]++;
-            ceiling.record(size, (long) (perRowMs.applyAsDouble(size) * size * 1e6));
+            ceiling.record(now, size, (long) (perRowMs.applyAsDouble(size) * size * 1e6));
         }
         return runsAt;
     }
 
     private static double mobilenet(int size) {
         return 6.1 + 1.4 * Math.log(size) / Math.log(32);
+    }
+
+    /**
+     * MobileNetV2 at one thread as measured in-process (BENCHMARKS.md: 164, 152, 149, 141 and 132
+     * images/s at batch 1, 4, 8, 16 and 32), interpolated in log size: 4 and 8 differ by 2% only.
+     */
+    private static double measuredMobileNet(int size) {
+        double[] at = {1, 4, 8, 16, 32};
+        double[] ms = {6.10, 6.58, 6.71, 7.09, 7.58};
+        double x = Math.log(size);
+        for (int i = 1; i < at.length; i++) {
+            if (size <= at[i]) {
+                double f = (x - Math.log(at[i - 1])) / (Math.log(at[i]) - Math.log(at[i - 1]));
+                return ms[i - 1] + f * (ms[i] - ms[i - 1]);
+            }
+        }
+        return ms[ms.length - 1];
     }
 
     private static double iris(int size) {
@@ -62,6 +80,15 @@ class BatchCeilingTest {
     }
 
     @Test
+    void measuredMobileNetCosts_atTenClients_reachBatchOne() {
+        BatchCeiling ceiling = new BatchCeiling("m:1", 32, WINDOW, true);
+        int[] runsAt = load(ceiling, 32, 10, 3_000, BatchCeilingTest::measuredMobileNet);
+
+        assertThat(ceiling.current()).isEqualTo(1);
+        assertThat(runsAt[1]).as("runs of one image, out of 3000").isGreaterThan(2_000);
+    }
+
+    @Test
     void keepsTheBatchesTheLoadMakes_whenThoseAreCheapest() {
         BatchCeiling ceiling = new BatchCeiling("m:1", 32, WINDOW, true);
         int[] runsAt = load(ceiling, 32, 10, 5_000, BatchCeilingTest::iris);
@@ -77,7 +104,7 @@ class BatchCeilingTest {
         int[] runsAt = saturate(ceiling, 32, 5_000, BatchCeilingTest::iris);
 
         assertThat(ceiling.current()).isEqualTo(32);
-        assertThat(runsAt[32]).as("runs at the maximum out of 5000").isGreaterThan(4_700);
+        assertThat(runsAt[32]).as("runs at the maximum out of 5000 (the rest are probes)").isGreaterThan(4_500);
     }
 
     @Test

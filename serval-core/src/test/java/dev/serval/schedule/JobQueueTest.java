@@ -45,11 +45,11 @@ class JobQueueTest {
     }
 
     private static SchedulerSettings batching(int maxRows, long delay, Integer... preferred) {
-        return new SchedulerSettings(1, maxRows, delay, List.of(preferred), 100, LEVELS, false);
+        return new SchedulerSettings(1, maxRows, delay, List.of(preferred), 100, LEVELS, false, 1);
     }
 
     private static SchedulerSettings unbatched(int maxBatchSize) {
-        return new SchedulerSettings(1, maxBatchSize, HOUR, List.of(), 100, LEVELS, false);
+        return new SchedulerSettings(1, maxBatchSize, HOUR, List.of(), 100, LEVELS, false, 1);
     }
 
     private Job job(int rows) {

@@ -60,7 +60,7 @@ class ModelSchedulerTest {
     }
 
     private static SchedulerSettings settings(int instances, int maxBatchSize, long delay) {
-        return new SchedulerSettings(instances, maxBatchSize, delay, List.of(), 1000, 2, false);
+        return new SchedulerSettings(instances, maxBatchSize, delay, List.of(), 1000, 2, false, 1);
     }
 
     private ModelScheduler scheduler(SchedulerSettings settings) {
@@ -194,7 +194,7 @@ class ModelSchedulerTest {
     @Test
     void run_routesOutputsToTheRightJobUnderConcurrency() throws Exception {
         ModelScheduler scheduler = scheduler(new SchedulerSettings(2, 8, TimeUnit.MICROSECONDS.toNanos(200),
-                List.of(4), 10_000, 2, true), Ticker.SYSTEM, timer, SchedulerMetrics.NONE);
+                List.of(4), 10_000, 2, true, 1), Ticker.SYSTEM, timer, SchedulerMetrics.NONE);
         int threads = 16;
         int perThread = 100;
         ExecutorService submitters = Executors.newFixedThreadPool(threads);
@@ -314,7 +314,7 @@ class ModelSchedulerTest {
 
     @Test
     void submit_refusesBeyondMaxQueueSize() {
-        ModelScheduler scheduler = scheduler(new SchedulerSettings(1, 8, HOUR, List.of(), 2, 1, false));
+        ModelScheduler scheduler = scheduler(new SchedulerSettings(1, 8, HOUR, List.of(), 2, 1, false, 1));
         session.closeGate();
         submit(scheduler, FakeSession.rows(0, 1));
         session.awaitRuns(1);
