@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
     --rate) RATE=$2; shift 2 ;;
     --connections) CONNECTIONS=$2; shift 2 ;;
     --seconds) SECONDS_MEASURED=$2; shift 2 ;;
-    --body) BODY=$(realpath "$2"); shift 2 ;;
+    --body) BODY=$(realpath "$2"); shift 2 ;;  # FILE.json, or FILE.bin (binary tensors)
     -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
@@ -40,6 +40,7 @@ limit_jvm_flags
 ensure_built
 "$BENCH/make-bodies.py"
 BODY=${BODY:-$WORK/mobilenet_b1.json}
+body_args "$BODY"
 REPO="$WORK/repo-mobilenet-batching"
 model_repo "$REPO" mobilenet_v2 "$MOBILENET" "max_batch_size: 32
 dynamic_batching:
@@ -89,9 +90,9 @@ for round in $(seq "$ROUNDS"); do
   SERVAL_JAVA_OPTS="${SERVAL_JAVA_OPTS:-} -Xlog:gc*,safepoint:file=$GCLOG:uptime,level,tags" \
     start_serval "$RUN/serval-r$round.log" "$REPO"
   [ "$round" = 1 ] && echo "serval command line: $(tr '\0' ' ' < /proc/$SERVAL_PID/cmdline)" >> "$RUN/machine.txt"
-  load_gen --url "$URL" --body "$BODY" --connections 10 --seconds 10 --quiet > "$RUN/warmup-r$round.json"
+  load_gen --url "$URL" "${BODY_ARGS[@]}" --connections 10 --seconds 10 --quiet > "$RUN/warmup-r$round.json"
   out="$RUN/load-r$round.json"
-  load_gen --url "$URL" --body "$BODY" --connections "$CONNECTIONS" --rate "$RATE" --warmup-seconds 10 \
+  load_gen --url "$URL" "${BODY_ARGS[@]}" --connections "$CONNECTIONS" --rate "$RATE" --warmup-seconds 10 \
     --seconds "$SECONDS_MEASURED" --timeout-seconds 60 --drain-seconds 30 > "$out" 2> "$RUN/load-r$round.log" &
   gen=$!; started $gen
   # The measured window: from the end of the generator's warm-up to the end of its schedule.
@@ -123,7 +124,7 @@ done
 c() { awk -v k="$1" '{print $k}' "$ROWS"; }
 sum() { c "$1" | awk '{t += $1} END {print t + 0}'; }
 {
-  echo "### GC pauses: MobileNetV2 over v2 JSON, open loop at $RATE/s over $CONNECTIONS connections, $SECONDS_MEASURED s, $ROUNDS rounds"
+  echo "### GC pauses: MobileNetV2 over $(body_kind "$BODY"), open loop at $RATE/s over $CONNECTIONS connections, $SECONDS_MEASURED s, $ROUNDS rounds"
   echo
   echo "Serval (fresh per round) pinned to core $SERVER_CORE (--threads 1), generational ZGC with ./serval's flags; the load generator pinned to core $CLIENT_CORE."
   echo "Pauses are those logged inside the measured window. ZGC pause = the pause phase ZGC reports; safepoint end to end ="

@@ -443,3 +443,16 @@ commit_jar() {
   fi
   echo "$dir/serval-server/target/serval-server-0.1.0-SNAPSHOT.jar"
 }
+
+# body_args FILE: sets BODY_ARGS, the load generator's options that post FILE: a JSON body, or (for
+# FILE.bin, made by make-bodies.py with its header length in FILE.header) a binary tensor body with
+# its Content-Type and Inference-Header-Content-Length.
+body_args() {
+  BODY_ARGS=(--body "$1")
+  if [[ "$1" == *.bin ]]; then
+    [ -f "$1.header" ] || die "$1 has no $1.header (its JSON header's length); make-bodies.py writes both"
+    BODY_ARGS+=(--content-type application/octet-stream --header "Inference-Header-Content-Length: $(cat "$1.header")")
+  fi
+}
+# body_kind FILE: "v2 JSON" or "binary tensors" (for summary titles).
+body_kind() { if [[ "$1" == *.bin ]]; then echo "binary tensors"; else echo "v2 JSON"; fi; }

@@ -30,7 +30,7 @@ while [ $# -gt 0 ]; do
     --batches) BATCHES=$2; shift 2 ;;
     --seconds) SECONDS_MEASURED=$2; shift 2 ;;
     --limit-seconds) LIMIT_SECONDS=$2; shift 2 ;;
-    --body) BODY=$(realpath "$2"); shift 2 ;;
+    --body) BODY=$(realpath "$2"); shift 2 ;;  # FILE.json, or FILE.bin (binary tensors)
     -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
@@ -44,6 +44,7 @@ limit_jvm_flags
 ensure_built
 "$BENCH/make-bodies.py"
 BODY=${BODY:-$WORK/mobilenet_b1.json}
+body_args "$BODY"
 
 # max_queue_size 4096: every one of 2,000 closed-loop clients can wait in the queue (a queue that
 # refused them would measure admission control, not batching); twice that leaves room for clients
@@ -70,11 +71,11 @@ start_load_monitor "$RUN/load.log"
 log "starting Serval on core $SERVER_CORE"
 start_serval "$RUN/serval.log" "$REPO"
 URL="127.0.0.1:$SERVAL_PORT/v2/models/mobilenet_v2/infer"
-curl -s -H 'Content-Type: application/json' --data-binary @"$BODY" "http://$URL" > "$RUN/answer.json"
+curl -s -H 'Content-Type: application/json' --data-binary @"$WORK/mobilenet_b1.json" "http://$URL" > "$RUN/answer.json"
 grep -q '"shape":\[1,1000\]' "$RUN/answer.json" || die "Serval's answer is not [1,1000] logits; see $RUN/answer.json"
 echo "serval command line: $(tr '\0' ' ' < /proc/$SERVAL_PID/cmdline)" >> "$RUN/machine.txt"
 log "warm-up: Serval 10 s at 10 clients"
-load_gen --url "$URL" --body "$BODY" --connections 10 --seconds 10 --quiet > "$RUN/warmup.json"
+load_gen --url "$URL" "${BODY_ARGS[@]}" --connections 10 --seconds 10 --quiet > "$RUN/warmup.json"
 
 ROWS="$RUN/rows.tsv"   # limit ROUND BATCH items_per_s p50_ms | served ROUND CLIENTS ...
 : > "$ROWS"
@@ -99,7 +100,7 @@ for round in $(seq "$ROUNDS"); do
       echo "(requested at $asked UTC, halfway through the measured window; jcmd returned at $(date -u +%T) UTC)" >> "$RUN/threads-r$round-c$level.txt"
     }
     W_MIDDLE_HOOK=""; [ "$clients" -ge 1000 ] && W_MIDDLE_HOOK=dump
-    load_window "$out" "$RUN/served-r$round-c$level.log" "$warmup" "$SECONDS_MEASURED" --url "$URL" --body "$BODY" \
+    load_window "$out" "$RUN/served-r$round-c$level.log" "$warmup" "$SECONDS_MEASURED" --url "$URL" "${BODY_ARGS[@]}" \
       --connections "$clients" --timeout-seconds 120 --drain-seconds 60 "${polite[@]}"
     read -r rss hwm < <(memory_kb "$SERVAL_PID")
     read -r tput p50 p95 p99 non2xx errors unfinished < <(jfields "$out" ok_throughput latency_ms.p50 latency_ms.p95 \
@@ -122,7 +123,7 @@ ratio() { # ratio CLIENTS WHICH: per round, served 2xx/s over the limit's (best|
   done
 }
 {
-  echo "### MobileNetV2 over v2 JSON: clients vs the in-process limit, $ROUNDS rounds (median, min - max)"
+  echo "### MobileNetV2 over $(body_kind "$BODY"): clients vs the in-process limit, $ROUNDS rounds (median, min - max)"
   echo
   echo "Serval and the limit pinned to core $SERVER_CORE with one ONNX Runtime thread; the load generator (closed loop) pinned to core $CLIENT_CORE."
   echo

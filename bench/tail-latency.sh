@@ -22,7 +22,7 @@ while [ $# -gt 0 ]; do
     --fraction) FRACTION=$2; shift 2 ;;
     --seconds) SECONDS_MEASURED=$2; shift 2 ;;
     --saturation-seconds) SAT_SECONDS=$2; shift 2 ;;
-    --body) BODY=$(realpath "$2"); shift 2 ;;
+    --body) BODY=$(realpath "$2"); shift 2 ;;  # FILE.json, or FILE.bin (binary tensors)
     -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
@@ -36,6 +36,7 @@ limit_jvm_flags
 ensure_built
 "$BENCH/make-bodies.py"
 BODY=${BODY:-$WORK/mobilenet_b1.json}
+body_args "$BODY"
 REPO="$WORK/repo-mobilenet-batching"   # the same settings as bench/mobilenet-concurrency.sh
 model_repo "$REPO" mobilenet_v2 "$MOBILENET" "max_batch_size: 32
 dynamic_batching:
@@ -57,19 +58,19 @@ start_serval "$RUN/serval.log" "$REPO"
 URL="127.0.0.1:$SERVAL_PORT/v2/models/mobilenet_v2/infer"
 echo "serval command line: $(tr '\0' ' ' < /proc/$SERVAL_PID/cmdline)" >> "$RUN/machine.txt"
 log "warm-up: 10 s at 10 clients"
-load_gen --url "$URL" --body "$BODY" --connections 10 --seconds 10 --quiet > "$RUN/warmup.json"
+load_gen --url "$URL" "${BODY_ARGS[@]}" --connections 10 --seconds 10 --quiet > "$RUN/warmup.json"
 
 ROWS="$RUN/rows.tsv"
 : > "$ROWS"
 for round in $(seq "$ROUNDS"); do
-  load_window "$RUN/saturation-r$round.json" "$RUN/saturation-r$round.log" 5 "$SAT_SECONDS" --url "$URL" --body "$BODY" --connections 64
+  load_window "$RUN/saturation-r$round.json" "$RUN/saturation-r$round.log" 5 "$SAT_SECONDS" --url "$URL" "${BODY_ARGS[@]}" --connections 64
   sat_rows=$W_ROWS sat_cpu=$W_CPU_MS sat_busy=$W_BUSY sat_gc=$W_GC
   read -r sat sp50 sp99 < <(jfields "$RUN/saturation-r$round.json" ok_throughput latency_ms.p50 latency_ms.p99)
   rate=$(awk -v s="$sat" -v f="$FRACTION" 'BEGIN {printf "%.2f", s * f}')
   log "round $round: saturation $sat 2xx/s (closed loop 64: p50 $sp50, p99 $sp99 ms); open loop at $rate/s"
   wait_server_idle "$SERVAL_PID"
   out="$RUN/tail-r$round.json"
-  load_window "$out" "$RUN/tail-r$round.log" 5 "$SECONDS_MEASURED" --url "$URL" --body "$BODY" --connections 64 --rate "$rate"
+  load_window "$out" "$RUN/tail-r$round.log" 5 "$SECONDS_MEASURED" --url "$URL" "${BODY_ARGS[@]}" --connections 64 --rate "$rate"
   batch=$W_ROWS
   read -r achieved p50 p95 p99 max non2xx errors lag unsent < <(jfields "$out" open_loop.achieved_rate latency_ms.p50 \
     latency_ms.p95 latency_ms.p99 latency_ms.max non_2xx transport_errors open_loop.send_lag_ms.p99 open_loop.unsent)
@@ -81,7 +82,7 @@ done
 
 c() { awk -v k="$1" '{print $k}' "$ROWS"; }
 {
-  echo "### MobileNetV2 over v2 JSON: open loop at $FRACTION x saturation, $ROUNDS rounds (median, min - max)"
+  echo "### MobileNetV2 over $(body_kind "$BODY"): open loop at $FRACTION x saturation, $ROUNDS rounds (median, min - max)"
   echo
   echo "Serval pinned to core $SERVER_CORE (--threads 1); the load generator pinned to core $CLIENT_CORE. Latency from each request's intended send time."
   echo
