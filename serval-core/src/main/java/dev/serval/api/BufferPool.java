@@ -17,15 +17,17 @@ import java.util.concurrent.atomic.AtomicLong;
  * page faults. Requests to one model have the same few shapes, so buffers are pooled by exact
  * capacity: no rounding waste, and a steady load reuses the same memory. The pool is bounded in
  * bytes and in distinct sizes; beyond either, released buffers are left to the collector.
+ * Tiny buffers are pooled too: a fresh direct buffer of 16 bytes (one iris flower) costs more than
+ * the model's run, in zeroing, a Cleaner and the reference processing it later needs. The bound
+ * is 64 MB: enough for a few batches of large images in flight, while every pooled byte is
+ * resident memory.
  * Only buffers the pool handed out come back to it ({@link TensorData.FixedWidth#pooled()}).
  *
  * <p>Thread-safe.
  */
 public final class BufferPool {
     /** The process's pool. */
-    public static final BufferPool SHARED = new BufferPool(256L << 20, 1024);
-
-    private static final int MIN_POOLED = 256;
+    public static final BufferPool SHARED = new BufferPool(64L << 20, 1024);
 
     private final long maxPooledBytes;
     private final int maxSizes;
@@ -43,24 +45,22 @@ public final class BufferPool {
 
     /** A direct little-endian buffer of exactly {@code bytes}, position 0, limit = capacity. */
     public ByteBuffer acquire(int bytes) {
-        if (bytes >= MIN_POOLED) {
-            Queue<ByteBuffer> queue = free.get(bytes);
-            ByteBuffer buffer = queue == null ? null : queue.poll();
-            if (buffer != null) {
-                pooledBytes.addAndGet(-bytes);
-                return buffer.clear();
-            }
+        Queue<ByteBuffer> queue = free.get(bytes);
+        ByteBuffer buffer = queue == null ? null : queue.poll();
+        if (buffer != null) {
+            pooledBytes.addAndGet(-bytes);
+            return buffer.clear();
         }
         return ByteBuffer.allocateDirect(bytes).order(ByteOrder.LITTLE_ENDIAN);
     }
 
     /**
      * Gives a buffer from {@link #acquire} back. The caller must not touch it afterwards.
-     * Buffers too small to be worth pooling, or past the pool's bounds, are left to the collector.
+     * Buffers past the pool's bounds are left to the collector.
      */
     public void release(ByteBuffer buffer) {
         int bytes = buffer.capacity();
-        if (!buffer.isDirect() || bytes < MIN_POOLED) {
+        if (!buffer.isDirect()) {
             return;
         }
         if (pooledBytes.addAndGet(bytes) > maxPooledBytes) {
