@@ -127,11 +127,7 @@ read -r RSS HWM < <(memory_kb "$SERVAL_PID")
   echo "Serval resident memory at the end: VmRSS $((RSS / 1024)) MB, peak VmHWM $((HWM / 1024)) MB (model $(( $(stat -c %s "$ENCODER") / 1048576 )) MB)."
   echo "Targets P7: served p50 <= 1.05x the limit at batch 1; per-item time falls with batch."
   echo
-  echo "Machine and settings:"
-  echo
-  sed 's/^/    /' "$RUN/machine.txt"
-  echo "    load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "    $(load_report "$RUN/load.log")"
+  machine_footer "$RUN"
 } > "$RUN/summary.md"
 cat "$RUN/summary.md"
 log "raw results in $RUN"

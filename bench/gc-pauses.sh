@@ -146,11 +146,7 @@ sum() { c "$1" | awk '{t += $1} END {print t + 0}'; }
   echo
   echo "Target P5: max pause < 1 ms. Requests unsent at the end of the drain: $(sum 22). GC logs: gc-r*.log."
   echo
-  echo "Machine and settings:"
-  echo
-  sed 's/^/    /' "$RUN/machine.txt"
-  echo "    load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "    $(load_report "$RUN/load.log")"
+  machine_footer "$RUN"
 } > "$RUN/summary.md"
 cat "$RUN/summary.md"
 log "raw results in $RUN"

@@ -210,11 +210,7 @@ json_field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" "$LIMIT_ROWS"; }
   echo "| Go peer | $((GO_RSS / 1024)) MB | $((GO_HWM / 1024)) MB |"
   echo "| Serval (bundled example repository: 5 model versions; ./serval's heap flags, see the command line) | $((SV_RSS / 1024)) MB | $((SV_HWM / 1024)) MB |"
   echo
-  echo "Machine and settings:"
-  echo
-  sed 's/^/    /' "$RUN/machine.txt"
-  echo "    load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "    $(load_report "$RUN/load.log")"
+  machine_footer "$RUN"
 } > "$RUN/summary.md"
 cat "$RUN/summary.md"
 BAD=$(awk '{s += $9 + $10} END {print s + 0}' "$ROWS")

@@ -456,3 +456,13 @@ body_args() {
 }
 # body_kind FILE: "v2 JSON" or "binary tensors" (for summary titles).
 body_kind() { if [[ "$1" == *.bin ]]; then echo "binary tensors"; else echo "v2 JSON"; fi; }
+
+# machine_footer RUN: the summary's closing "Machine and settings" block: RUN/machine.txt, the load
+# average now and what the load monitor saw (RUN/load.log).
+machine_footer() {
+  echo "Machine and settings:"
+  echo
+  sed 's/^/    /' "$1/machine.txt"
+  echo "    load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "    $(load_report "$1/load.log")"
+}

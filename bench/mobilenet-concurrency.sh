@@ -157,11 +157,7 @@ ratio() { # ratio CLIENTS WHICH: per round, served 2xx/s over the limit's (best|
     sed 's/^/    /' "$f"
   done
   echo
-  echo "Machine and settings:"
-  echo
-  sed 's/^/    /' "$RUN/machine.txt"
-  echo "    load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "    $(load_report "$RUN/load.log")"
+  machine_footer "$RUN"
 } > "$RUN/summary.md"
 cat "$RUN/summary.md"
 log "raw results in $RUN"

@@ -150,11 +150,7 @@ diffs() { # diffs KIND COLUMN: per round, KIND's column minus the limit's
   echo
   echo "Serval resident memory with only mobilenet_v2 ($(( $(stat -c %s "$MOBILENET") / 1048576 )) MB model) at the end: VmRSS $((SV_RSS / 1024)) MB, peak VmHWM $((SV_HWM / 1024)) MB."
   echo
-  echo "Machine and settings:"
-  echo
-  sed 's/^/    /' "$RUN/machine.txt"
-  echo "    load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "    $(load_report "$RUN/load.log")"
+  machine_footer "$RUN"
 } > "$RUN/summary.md"
 cat "$RUN/summary.md"
 log "raw results in $RUN"

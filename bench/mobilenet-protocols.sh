@@ -163,11 +163,7 @@ vs_python() { paste <(run_col "$1" "$2" 5) <(run_col python "$2" 5) | awk '{prin
   echo
   echo "Targets (issue 4): binary and gRPC >= 0.9x the limit's throughput; p50 at one client <= limit + 0.3 ms; Serval >= 15x the Python peer."
   echo
-  echo "Machine and settings:"
-  echo
-  sed 's/^/    /' "$RUN/machine.txt"
-  echo "    load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "    $(load_report "$RUN/load.log")"
+  machine_footer "$RUN"
 } > "$RUN/summary.md"
 cat "$RUN/summary.md"
 log "raw results in $RUN"

@@ -126,11 +126,7 @@ sum() { c "$1" | awk '{t += ($1 == "-" ? 0 : $1)} END {print t + 0}'; }
   echo "Serval resident memory when ready and warmed up: $(mb "$RSS_READY") MB. Overload requests unsent / unfinished at the end of the drain: $(sum 30) / $(sum 31)."
   echo "Samples every 0.5 s (time, VmRSS kB, VmHWM kB, queue depth): memory-r*.log; /metrics after each overload run: metrics-after-overload-r*.txt."
   echo
-  echo "Machine and settings:"
-  echo
-  sed 's/^/    /' "$RUN/machine.txt"
-  echo "    load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "    $(load_report "$RUN/load.log")"
+  machine_footer "$RUN"
 } > "$RUN/summary.md"
 cat "$RUN/summary.md"
 log "raw results in $RUN"

@@ -96,11 +96,7 @@ c() { awk -v k="$1" '{print $k}' "$ROWS"; }
   echo
   echo "Target P4: p99 <= 1.5x p50. Requests unsent at the end of the drain: $(c 15 | awk '{t += $1} END {print t + 0}')."
   echo
-  echo "Machine and settings:"
-  echo
-  sed 's/^/    /' "$RUN/machine.txt"
-  echo "    load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
-  echo "    $(load_report "$RUN/load.log")"
+  machine_footer "$RUN"
 } > "$RUN/summary.md"
 cat "$RUN/summary.md"
 log "raw results in $RUN"
