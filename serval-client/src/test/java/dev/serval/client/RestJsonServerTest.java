@@ -8,6 +8,7 @@ import dev.serval.client.ServalClientException.Status;
 import dev.serval.server.ServalServer;
 import dev.serval.server.ServerOptions;
 import dev.serval.testing.Examples;
+import dev.serval.testing.GatedRuntime;
 import java.net.ServerSocket;
 import java.net.URI;
 import java.time.Duration;
@@ -152,7 +153,8 @@ class RestJsonServerTest {
 
     @Test
     void infer_callTimeoutAndScheduleTimeoutAreDeadlineExceeded() throws Exception {
-        TestServers.GatedRuntime gated = new TestServers.GatedRuntime();
+        GatedRuntime gated = new GatedRuntime();
+        gated.close("iris");
         try (ServalServer server = TestServers.start(ServerOptions.defaults(Examples.repository()), gated);
              ServalClient gatedClient = ServalClient.rest(TestServers.http(server))) {
             InferRequest request = InferRequest.builder("iris")
@@ -160,7 +162,7 @@ class RestJsonServerTest {
                     .build();
             // The first request holds iris's only instance at the gate.
             CompletableFuture<InferResult> first = CompletableFuture.supplyAsync(() -> gatedClient.infer(request));
-            gated.awaitBlocked();
+            gated.awaitBlocked("iris");
 
             ServalClientException call = catchThrowableOfType(ServalClientException.class,
                     () -> gatedClient.infer(request, Duration.ofMillis(200)));
@@ -171,7 +173,7 @@ class RestJsonServerTest {
             assertThat(scheduled.status()).isEqualTo(Status.DEADLINE_EXCEEDED);
             assertThat(scheduled.getMessage()).isNotEmpty();
 
-            gated.open();
+            gated.open("iris");
             assertThat(first.get().output("probabilities").elementCount()).isEqualTo(3);
         }
     }
