@@ -2,6 +2,7 @@ package dev.serval.transport.grpc;
 
 import dev.serval.api.ServerMetadata;
 import dev.serval.model.ModelRegistry;
+import dev.serval.transport.BearerTokens;
 import dev.serval.transport.BodyArrays;
 import io.grpc.Server;
 import io.grpc.ServerCredentials;
@@ -98,7 +99,8 @@ public final class GrpcTransport implements AutoCloseable {
                 .executor(calls)
                 .withChildOption(ChannelOption.TCP_NODELAY, true)
                 .maxInboundMessageSize((int) Math.min(maxMessageBytes, Integer.MAX_VALUE))
-                .addService(ServerInterceptors.intercept(service.definition(), new BearerTokens(inferenceToken, adminToken)))
+                .addService(ServerInterceptors.intercept(service.definition(),
+                        new TokenInterceptor(new BearerTokens(inferenceToken, adminToken))))
                 .build();
     }
 
