@@ -27,12 +27,19 @@ import io.prometheus.metrics.model.snapshots.MetricSnapshot;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.assertj.core.api.AbstractThrowableAssert;
@@ -61,7 +68,7 @@ class ModelRegistryLifecycleTest {
     Path outside;
 
     private final CountingRuntime runtime = new CountingRuntime();
-    private final java.util.concurrent.ExecutorService threads = java.util.concurrent.Executors.newCachedThreadPool();
+    private final ExecutorService threads = Executors.newCachedThreadPool();
     private final ServalMetrics metrics = ServalMetrics.withoutJvm();
     private ModelRegistry registry;
 
@@ -83,7 +90,7 @@ class ModelRegistryLifecycleTest {
     private void addVersion(String model, long version, int file) throws IOException {
         Path folder = Files.createDirectories(root.resolve(model).resolve(String.valueOf(version)));
         Files.copy(Examples.repository().resolve("iris_small/" + file + "/model.onnx"), folder.resolve("model.onnx"),
-                java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                StandardCopyOption.REPLACE_EXISTING);
     }
 
     private ModelRegistry start(ModelControl control) throws IOException {
@@ -251,7 +258,7 @@ class ModelRegistryLifecycleTest {
     }
 
     private static void touch(Path file) throws IOException {
-        Files.setLastModifiedTime(file, java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 5000));
+        Files.setLastModifiedTime(file, FileTime.fromMillis(System.currentTimeMillis() + 5000));
     }
 
     @Test
@@ -260,7 +267,7 @@ class ModelRegistryLifecycleTest {
         start(ModelControl.explicit(List.of("m")));
         Path broken = Files.createDirectories(root.resolve("m/2"));
         byte[] model = Files.readAllBytes(Examples.repository().resolve("iris_small/2/model.onnx"));
-        Files.write(broken.resolve("model.onnx"), java.util.Arrays.copyOf(model, model.length / 2));
+        Files.write(broken.resolve("model.onnx"), Arrays.copyOf(model, model.length / 2));
 
         assertFails(ErrorCode.INVALID_ARGUMENT, () -> registry.load("m"))
                 .hasMessageContaining("'m' failed to load").hasMessageContaining("version 2")
@@ -383,7 +390,7 @@ class ModelRegistryLifecycleTest {
     @Test
     void poll_appliesNewVersionsChangedConfigAndRemovedModels() throws IOException {
         addVersion("gone", 1, 1);
-        start(new ModelControl(ModelControl.Mode.POLL, java.time.Duration.ofHours(1), List.of()));
+        start(new ModelControl(ModelControl.Mode.POLL, Duration.ofHours(1), List.of()));
         assertFails(ErrorCode.INVALID_ARGUMENT, () -> registry.load("m")).hasMessageContaining("poll");
         ModelVersion v1 = registry.resolve("m", null);
 
@@ -409,7 +416,7 @@ class ModelRegistryLifecycleTest {
 
     private static void deleteTree(Path folder) throws IOException {
         try (var paths = Files.walk(folder)) {
-            for (Path path : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
+            for (Path path : paths.sorted(Comparator.reverseOrder()).toList()) {
                 Files.delete(path);
             }
         }
