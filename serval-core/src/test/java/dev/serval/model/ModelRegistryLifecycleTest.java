@@ -333,6 +333,27 @@ class ModelRegistryLifecycleTest {
     }
 
     @Test
+    void warmup_versionIsLoadingAndTheOldOneServesUntilItEnds() throws Exception {
+        Files.writeString(root.resolve("m/config.yaml"), LATEST_ONE + "warmup: {count: 1}\n");
+        start(ModelControl.explicit(List.of("m")));
+        ModelVersion v1 = registry.resolve("m", null);
+        addVersion("m", 2, 2);
+        runtime.gate();
+        CompletableFuture<List<ModelStatus>> load = CompletableFuture.supplyAsync(() -> registry.load("m"), threads);
+        runtime.awaitBlocked(); // version 2's warm-up run is held
+
+        assertThat(row("m", "2")).isEqualTo("LOADING");
+        assertThat(row("m", "1")).isEqualTo("READY");
+        assertThat(registry.resolve("m", null)).isSameAs(v1);
+        assertFails(ErrorCode.NOT_FOUND, () -> registry.resolve("m", "2"));
+
+        runtime.open();
+        assertThat(load.get(30, TimeUnit.SECONDS)).extracting(s -> s.version() + ":" + s.state()).containsExactly("2:READY");
+        assertAnswer(registry.resolve("m", null).infer(flower("m")), "2", V2_LOGITS);
+        assertThat(v1.isClosed()).isTrue();
+    }
+
+    @Test
     void warmupFailure_isALoadFailure() throws IOException {
         Files.writeString(root.resolve("m/config.yaml"), "warmup: {shapes: {pixels: [1, 4]}}\n");
         start(ModelControl.explicit(List.of("m")));
