@@ -10,11 +10,17 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.Set;
+import java.util.SortedSet;
+import java.util.TreeMap;
+import java.util.TreeSet;
 
 /**
  * What a model's {@code config.yaml} (or {@code config.json}) says: only what the ONNX file cannot
@@ -40,6 +46,14 @@ import java.util.Set;
  * fallback:
  *   model: iris_small                  # a cheaper model that takes over when the queue is slow
  *   queue_wait_budget_microseconds: 5000
+ * version_policy:                      # which version folders load (Triton's names); default: all
+ *   latest: {num_versions: 1}          #   the N highest; or all: {}; or specific: {versions: [1, 3]}
+ * warmup:                              # runs before a version takes traffic (default: none)
+ *   count: 2                           # runs (default 1)
+ *   batch_size: 1                      # rows per run for a model with a batch dimension (default 1)
+ *   data: zeros                        # zeros or ones (default zeros)
+ *   shapes:                            # whole shapes for inputs whose other dimensions vary;
+ *     input_ids: [1, 16]               #   otherwise each variable dimension but the batch is 1
  * </pre>
  *
  * <p>Immutable; validated as it is read, and every error names the setting, the value and what
@@ -51,16 +65,26 @@ import java.util.Set;
  * @param instanceCount   concurrent runs, or 0 for the default (1)
  * @param intraOpThreads  threads per run, or 0 to derive from the cores and instances
  * @param fallback        the model to degrade to under load, if any
+ * @param versionPolicy   which of the model's version folders load
+ * @param warmup          the runs a new version makes before it takes traffic
  */
 public record ModelConfig(Optional<String> labelsFile, OptionalInt maxBatchSize, DynamicBatching dynamicBatching,
-                          int instanceCount, int intraOpThreads, Optional<Fallback> fallback) {
+                          int instanceCount, int intraOpThreads, Optional<Fallback> fallback,
+                          VersionPolicy versionPolicy, Warmup warmup) {
+
+    /** A configuration with the default version policy (all) and no warm-up. */
+    public ModelConfig(Optional<String> labelsFile, OptionalInt maxBatchSize, DynamicBatching dynamicBatching,
+                       int instanceCount, int intraOpThreads, Optional<Fallback> fallback) {
+        this(labelsFile, maxBatchSize, dynamicBatching, instanceCount, intraOpThreads, fallback,
+                VersionPolicy.ALL, Warmup.NONE);
+    }
 
     /** The batch size used when the model has a batch dimension and the config names none. */
     public static final int DEFAULT_MAX_BATCH_SIZE = 32;
 
     /** The configuration of a model that has no config file. */
     public static final ModelConfig DEFAULTS = new ModelConfig(Optional.empty(), OptionalInt.empty(),
-            DynamicBatching.DEFAULTS, 0, 0, Optional.empty());
+            DynamicBatching.DEFAULTS, 0, 0, Optional.empty(), VersionPolicy.ALL, Warmup.NONE);
 
     /**
      * @param maxQueueDelayMicros  how long the oldest request may wait for a batch to fill
@@ -88,8 +112,93 @@ public record ModelConfig(Optional<String> labelsFile, OptionalInt maxBatchSize,
     public record Fallback(String model, long queueWaitBudgetMicros) {
     }
 
+    /**
+     * Which of a model's version folders load, by Triton's names. Serval's default is {@link #ALL}
+     * (Triton's is the latest one): a repository holds the versions meant to be served, and
+     * requests that name none get the highest.
+     */
+    public sealed interface VersionPolicy {
+        /** Every version folder. */
+        VersionPolicy ALL = new All();
+
+        /** The versions to load out of those present, in ascending order. */
+        SortedSet<Long> select(Set<Long> available);
+
+        /** {@code all: {}}. */
+        record All() implements VersionPolicy {
+            @Override
+            public SortedSet<Long> select(Set<Long> available) {
+                return new TreeSet<>(available);
+            }
+        }
+
+        /** {@code latest: {num_versions: N}}: the N highest versions present. */
+        record Latest(int count) implements VersionPolicy {
+            @Override
+            public SortedSet<Long> select(Set<Long> available) {
+                TreeSet<Long> selected = new TreeSet<>();
+                for (Long version : new TreeSet<>(available).descendingSet()) {
+                    if (selected.size() == count) {
+                        break;
+                    }
+                    selected.add(version);
+                }
+                return selected;
+            }
+        }
+
+        /** {@code specific: {versions: [1, 3]}}: these versions, those of them present. */
+        record Specific(SortedSet<Long> versions) implements VersionPolicy {
+            public Specific {
+                versions = Collections.unmodifiableSortedSet(new TreeSet<>(versions));
+            }
+
+            @Override
+            public SortedSet<Long> select(Set<Long> available) {
+                TreeSet<Long> selected = new TreeSet<>(versions);
+                selected.retainAll(available);
+                return selected;
+            }
+        }
+    }
+
+    /**
+     * Runs a new version makes before it takes traffic, with inputs generated from the model's
+     * metadata: every element zero (or one), {@code batchSize} rows for a model with a batch
+     * dimension, each other variable dimension 1 unless {@code shapes} gives the input's whole
+     * shape. A run that fails fails the load.
+     *
+     * @param count     runs; 0 for none
+     * @param batchSize rows per run when the model batches
+     * @param ones      fill with ones instead of zeros
+     * @param shapes    whole shapes for named inputs
+     */
+    public record Warmup(int count, int batchSize, boolean ones, Map<String, long[]> shapes) {
+        /** No warm-up. */
+        public static final Warmup NONE = new Warmup(0, 1, false, Map.of());
+
+        public Warmup {
+            shapes = Collections.unmodifiableMap(new TreeMap<>(shapes));
+        }
+
+        @Override
+        public boolean equals(Object other) {
+            return other instanceof Warmup w && count == w.count && batchSize == w.batchSize && ones == w.ones
+                    && shapes.keySet().equals(w.shapes.keySet())
+                    && shapes.entrySet().stream().allMatch(e -> Arrays.equals(e.getValue(), w.shapes.get(e.getKey())));
+        }
+
+        @Override
+        public int hashCode() {
+            return Objects.hash(count, batchSize, ones, shapes.keySet());
+        }
+    }
+
+    /** What an empty YAML mapping ({@code all:} with nothing after it) reads as. */
+    private static final JsonNode YAML_EMPTY = new ObjectMapper().createObjectNode();
+
     private static final Set<String> TOP_LEVEL = Set.of("labels", "max_batch_size", "dynamic_batching",
-            "instance_group", "parameters", "fallback");
+            "instance_group", "parameters", "fallback", "version_policy", "warmup");
     private static final Set<String> BATCHING = Set.of("max_queue_delay_microseconds", "preferred_batch_size",
             "max_queue_size", "default_timeout_microseconds", "priority_levels", "default_priority_level",
             "adaptive_batch_size");
@@ -169,7 +278,97 @@ public record ModelConfig(Optional<String> labelsFile, OptionalInt maxBatchSize,
             fallback = Optional.of(new Fallback(model.asText(),
                     settings.longInteger("fallback.queue_wait_budget_microseconds", budget, 1, 3_600_000_000L, 0)));
         }
-        return new ModelConfig(labels, maxBatchSize, batching, instances, threads, fallback);
+        VersionPolicy policy = versionPolicy(settings, root.get("version_policy"));
+        Warmup warmup = warmup(settings, root.get("warmup"), maxBatchSize);
+        return new ModelConfig(labels, maxBatchSize, batching, instances, threads, fallback, policy, warmup);
+    }
+
+    private static VersionPolicy versionPolicy(Settings settings, JsonNode node) throws InvalidConfigException {
+        if (node == null || node.isNull()) {
+            return VersionPolicy.ALL;
+        }
+        String expected = "one of latest: {num_versions: N}, all: {} or specific: {versions: [1, 3]}";
+        if (!node.isObject() || node.size() != 1) {
+            throw settings.error("version_policy", node, expected);
+        }
+        settings.rejectUnknown("version_policy.", node, Set.of("latest", "all", "specific"));
+        Map.Entry<String, JsonNode> only = node.properties().iterator().next();
+        JsonNode body = only.getValue();
+        String name = "version_policy." + only.getKey();
+        if (body == null || body.isNull()) {
+            body = YAML_EMPTY;
+        }
+        settings.requireObject(name, body);
+        switch (only.getKey()) {
+            case "all" -> {
+                settings.rejectUnknown(name + ".", body, Set.of());
+                return VersionPolicy.ALL;
+            }
+            case "latest" -> {
+                settings.rejectUnknown(name + ".", body, Set.of("num_versions"));
+                return new VersionPolicy.Latest(settings.integer(name + ".num_versions", body.get("num_versions"),
+                        1, 1 << 20, 1));
+            }
+            default -> {
+                settings.rejectUnknown(name + ".", body, Set.of("versions"));
+                JsonNode versions = body.get("versions");
+                if (versions == null || !versions.isArray() || versions.isEmpty()) {
+                    throw settings.error(name + ".versions", versions, "a non-empty list of version numbers, e.g. [1, 3]");
+                }
+                TreeSet<Long> numbers = new TreeSet<>();
+                for (JsonNode version : versions) {
+                    if (version.isNull()) {
+                        throw settings.error(name + ".versions", version, "version numbers of at least 1");
+                    }
+                    numbers.add(settings.longInteger(name + ".versions", version, 1, 999_999_999_999_999_999L, 0));
+                }
+                return new VersionPolicy.Specific(numbers);
+            }
+        }
+    }
+
+    private static Warmup warmup(Settings settings, JsonNode node, OptionalInt maxBatchSize)
+            throws InvalidConfigException {
+        if (node == null || node.isNull()) {
+            return Warmup.NONE;
+        }
+        settings.requireObject("warmup", node);
+        settings.rejectUnknown("warmup.", node, Set.of("count", "batch_size", "data", "shapes"));
+        int count = settings.integer("warmup.count", node.get("count"), 0, 1000, 1);
+        int batchSize = settings.integer("warmup.batch_size", node.get("batch_size"), 1, 1 << 20, 1);
+        if (maxBatchSize.isPresent() && maxBatchSize.getAsInt() > 0 && batchSize > maxBatchSize.getAsInt()) {
+            throw settings.error("warmup.batch_size", node.get("batch_size"),
+                    "at most max_batch_size " + maxBatchSize.getAsInt());
+        }
+        boolean ones = false;
+        JsonNode data = node.get("data");
+        if (data != null && !data.isNull()) {
+            if (!data.isTextual() || !Set.of("zeros", "ones").contains(data.asText())) {
+                throw settings.error("warmup.data", data, "zeros or ones");
+            }
+            ones = data.asText().equals("ones");
+        }
+        Map<String, long[]> shapes = new TreeMap<>();
+        JsonNode shapesNode = node.get("shapes");
+        if (shapesNode != null && !shapesNode.isNull()) {
+            settings.requireObject("warmup.shapes", shapesNode);
+            for (Map.Entry<String, JsonNode> entry : shapesNode.properties()) {
+                String name = "warmup.shapes." + entry.getKey();
+                JsonNode dims = entry.getValue();
+                if (dims == null || !dims.isArray()) {
+                    throw settings.error(name, dims, "the input's whole shape, e.g. [1, 16]");
+                }
+                long[] shape = new long[dims.size()];
+                for (int i = 0; i < shape.length; i++) {
+                    shape[i] = settings.longInteger(name, dims.get(i), 1, 1 << 24, 0);
+                    if (dims.get(i).isNull()) {
+                        throw settings.error(name, dims, "dimensions of at least 1");
+                    }
+                }
+                shapes.put(entry.getKey(), shape);
+            }
+        }
+        return new Warmup(count, batchSize, ones, shapes);
     }
 
     private static DynamicBatching dynamicBatching(Settings settings, JsonNode node, OptionalInt maxBatchSize)

@@ -5,6 +5,7 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -68,6 +69,78 @@ public final class ModelRepository {
      */
     public record Source(String name, Path directory, Optional<Path> configFile,
                          SortedMap<Long, Path> versions, Optional<String> problem) {
+    }
+
+    /**
+     * The model called {@code name}, read afresh from disk.
+     *
+     * @return empty when the repository has no folder of that name
+     * @throws IllegalArgumentException when {@code name} is not a valid model name (it could
+     *                                  otherwise name a path: separators, {@code ..})
+     */
+    public Optional<Source> find(String name) throws IOException {
+        if (!isValidModelName(name)) {
+            throw new IllegalArgumentException("'" + name + "' is not a valid model name: letters, digits, '_', '.' "
+                    + "and '-', not starting with '.', at most 128 characters");
+        }
+        Path directory = root.resolve(name);
+        if (!Files.exists(directory, LinkOption.NOFOLLOW_LINKS)) {
+            return Optional.empty();
+        }
+        if (!insideRoot(directory)) {
+            return Optional.of(new Source(name, directory, Optional.empty(), new TreeMap<>(),
+                    Optional.of("model folder '" + name + "' leads outside the model repository")));
+        }
+        if (!Files.isDirectory(directory)) {
+            return Optional.empty();
+        }
+        return Optional.of(source(name, directory));
+    }
+
+    /**
+     * What a model's files looked like when stamped: sizes, modification times and file keys of
+     * the files in the model's folder and in each version folder. Two equal stamps mean nothing
+     * the load reads has changed (a file rewritten in place within the file system's time
+     * resolution and at the same size is the blind spot, as for make).
+     *
+     * @param model    the model folder's own files (config, labels)
+     * @param versions each version folder's files
+     */
+    public record Stamp(String model, SortedMap<Long, String> versions) {
+        public Stamp {
+            versions = Collections.unmodifiableSortedMap(new TreeMap<>(versions));
+        }
+    }
+
+    /** Stamps a model found by {@link #scan()} or {@link #find}; nothing outside the root is looked at. */
+    public Stamp stamp(Source source) {
+        SortedMap<Long, String> versions = new TreeMap<>();
+        source.versions().forEach((version, file) -> versions.put(version, stampFiles(file.getParent())));
+        return new Stamp(source.problem().isPresent() ? source.problem().get() : stampFiles(source.directory()), versions);
+    }
+
+    private String stampFiles(Path directory) {
+        if (!insideRoot(directory)) {
+            return "outside";
+        }
+        List<String> stamps = new ArrayList<>();
+        try (DirectoryStream<Path> entries = Files.newDirectoryStream(directory)) {
+            for (Path entry : entries) {
+                if (!insideRoot(entry)) {
+                    stamps.add(entry.getFileName() + ":outside");
+                    continue;
+                }
+                BasicFileAttributes attributes = Files.readAttributes(entry, BasicFileAttributes.class);
+                if (attributes.isRegularFile()) {
+                    stamps.add(entry.getFileName() + ":" + attributes.size() + ":"
+                            + attributes.lastModifiedTime() + ":" + attributes.fileKey());
+                }
+            }
+        } catch (IOException e) {
+            return "unreadable: " + e.getMessage();
+        }
+        Collections.sort(stamps);
+        return String.join(";", stamps);
     }
 
     /** Lists the models, sorted by name. */

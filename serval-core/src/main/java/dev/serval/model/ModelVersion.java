@@ -20,9 +20,13 @@ import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
@@ -42,6 +46,18 @@ import org.slf4j.LoggerFactory;
  * request the fallback cannot take (outputs it lacks, its queue full, not loaded) is served here:
  * no request fails because of the switch.
  *
+ * <p>Lifecycle. A version is used from {@link #arrive()} until its {@link #infer} returns (or
+ * {@link #failed} is called): each use holds a lease. When the registry replaces or unloads the
+ * version it first stops resolving it, then {@linkplain #retire retires} it: the retirement waits
+ * until no lease is held, and only then closes the scheduler and the session. Design note: the
+ * lease count and a CLOSED bit share one atomic int, so "no lease held" and "no lease may be taken
+ * any more" become true in one compare-and-set: a request cannot slip in between the check and
+ * the close. Requests that found this version just before it stopped being resolvable, and arrive
+ * after it closed, are not failed: they go to what replaced it (the same version number if it was
+ * reloaded, else the model's new default version if this one was the default), and the response
+ * names the version that ran them. The window is the few instructions between the transport's
+ * {@code resolve} and {@code arrive}; everything after {@code arrive} holds a lease.
+ *
  * <p>Thread-safe.
  */
 public final class ModelVersion implements AutoCloseable {
@@ -53,6 +69,9 @@ public final class ModelVersion implements AutoCloseable {
     public static final String TIMEOUT = "timeout";
     /** Response parameter set when the fallback model answered. */
     public static final String DEGRADED = "degraded";
+
+    /** Set in {@link #leases} once no lease may be taken: the version is closed or closing. */
+    private static final int CLOSED = 1 << 30;
 
     private final String name;
     private final long version;
@@ -70,6 +89,20 @@ public final class ModelVersion implements AutoCloseable {
     private final Function<String, ModelVersion> models;
     private volatile boolean degraded;
 
+    /** Leases held, plus {@link #CLOSED} once closed. */
+    private final AtomicInteger leases = new AtomicInteger();
+    /** The retirement waits on this for the last lease to go. */
+    private final Object idle = new Object();
+    private volatile boolean retiring;
+    /** Where arrivals go once closed; null: they fail (the model was unloaded or the server stops). */
+    private volatile Supplier<ModelVersion> successor;
+    private volatile String closedReason = "is shutting down";
+    /** Arrivals handed to a successor after close, so that {@link #infer} can follow them there. */
+    private final Map<ModelScheduler.Arrival, ModelVersion> redirected = new ConcurrentHashMap<>();
+    private final AtomicBoolean resourcesClosed = new AtomicBoolean();
+    private final List<TensorSpec> inputs;
+    private final List<TensorSpec> outputs;
+
     ModelVersion(String name, long version, String platform, ModelSession session, ModelScheduler scheduler,
                  int maxBatchSize, ModelConfig config, List<String> labels, Supplier<List<String>> availableVersions,
                  Ticker ticker, ModelMetrics metrics, Function<String, ModelVersion> models) {
@@ -82,7 +115,9 @@ public final class ModelVersion implements AutoCloseable {
         this.policy = config.dynamicBatching();
         this.labels = List.copyOf(labels);
         this.availableVersions = availableVersions;
-        this.allOutputNames = session.outputs().stream().map(TensorSpec::name).toList();
+        this.inputs = List.copyOf(session.inputs());
+        this.outputs = List.copyOf(session.outputs());
+        this.allOutputNames = outputs.stream().map(TensorSpec::name).toList();
         this.ticker = ticker;
         this.metrics = metrics;
         this.fallback = config.fallback();
@@ -99,11 +134,11 @@ public final class ModelVersion implements AutoCloseable {
     }
 
     public List<TensorSpec> inputs() {
-        return session.inputs();
+        return inputs;
     }
 
     public List<TensorSpec> outputs() {
-        return session.outputs();
+        return outputs;
     }
 
     /** Rows per run; 0 when the model has no batch dimension. */
@@ -113,7 +148,7 @@ public final class ModelVersion implements AutoCloseable {
 
     /** The protocol's model metadata for this version. */
     public ModelMetadata metadata() {
-        return new ModelMetadata(name, availableVersions.get(), platform, session.inputs(), session.outputs());
+        return new ModelMetadata(name, availableVersions.get(), platform, inputs, outputs);
     }
 
     /** Requests waiting for an instance. */
@@ -130,13 +165,61 @@ public final class ModelVersion implements AutoCloseable {
      * Announces a request on its way (the transport has found the model and is decoding), so a
      * forming batch can wait for it; its start time is the request's arrival. Close it, or pass it
      * to {@link #infer(InferenceRequest, ModelScheduler.Arrival)}.
+     *
+     * <p>The request holds a lease on this version from here until {@code infer} returns or
+     * {@link #failed} is called: call exactly one of the two. If this version closed since the
+     * transport found it, the arrival is taken by its successor and {@code infer} follows it there.
+     *
+     * @throws ServalException RESOURCE_EXHAUSTED when the queue is full, UNAVAILABLE when this
+     *                         version was unloaded and nothing replaced it
      */
     public ModelScheduler.Arrival arrive() {
+        if (!acquire()) {
+            return redirect();
+        }
         try {
             return scheduler.arrive();
         } catch (ServalException e) {
+            release();
             metrics.request(0, e.code());
             throw e;
+        }
+    }
+
+    /** An arrival at this version's successor, for a request that found this one just before it closed. */
+    private ModelScheduler.Arrival redirect() {
+        Supplier<ModelVersion> next = successor;
+        ModelVersion target = next == null ? null : next.get();
+        if (target == null || target == this) {
+            throw ServalException.unavailable("model '%s' version %d %s", name, version, closedReason);
+        }
+        ModelScheduler.Arrival arrival = target.arrive();
+        redirected.put(arrival, target);
+        return arrival;
+    }
+
+    /** The version a redirected arrival belongs to, or null when it is this version's own. */
+    private ModelVersion redirectedTo(ModelScheduler.Arrival arrival) {
+        return (leases.get() & CLOSED) == 0 ? null : redirected.remove(arrival);
+    }
+
+    private boolean acquire() {
+        while (true) {
+            int state = leases.get();
+            if ((state & CLOSED) != 0) {
+                return false;
+            }
+            if (leases.compareAndSet(state, state + 1)) {
+                return true;
+            }
+        }
+    }
+
+    private void release() {
+        if ((leases.decrementAndGet() & ~CLOSED) == 0 && retiring) {
+            synchronized (idle) {
+                idle.notifyAll();
+            }
         }
     }
 
@@ -157,6 +240,10 @@ public final class ModelVersion implements AutoCloseable {
      *                         runtime fails
      */
     public InferenceResponse infer(InferenceRequest request, ModelScheduler.Arrival arrival) {
+        ModelVersion target = redirectedTo(arrival);
+        if (target != null) {
+            return target.infer(request, arrival);
+        }
         ErrorCode outcome = ErrorCode.INTERNAL;
         try {
             InferenceResponse response = degrade()
@@ -169,6 +256,7 @@ public final class ModelVersion implements AutoCloseable {
             throw e;
         } finally {
             metrics.request(ticker.nanoTime() - arrival.startedNanos(), outcome);
+            release();
         }
     }
 
@@ -177,7 +265,7 @@ public final class ModelVersion implements AutoCloseable {
      * @param arrived when the request arrived, for its deadline
      */
     private InferenceResponse serve(InferenceRequest request, ModelScheduler.Arrival arrival, long arrived) {
-        List<Tensor> inputs = InputValidator.validate(name, session.inputs(), request.inputs());
+        List<Tensor> inputs = InputValidator.validate(name, this.inputs, request.inputs());
         List<RequestedOutput> requested = request.outputs();
         List<String> outputNames = requested.isEmpty() ? allOutputNames : outputNames(requested);
         int[] topK = classification(requested);
@@ -228,7 +316,13 @@ public final class ModelVersion implements AutoCloseable {
 
     /** Records a request that failed before {@link #infer} (its body could not be read or decoded). */
     public void failed(ModelScheduler.Arrival arrival, ErrorCode code) {
+        ModelVersion target = redirectedTo(arrival);
+        if (target != null) {
+            target.failed(arrival, code);
+            return;
+        }
         metrics.request(ticker.nanoTime() - arrival.startedNanos(), code);
+        release();
     }
 
     private InferenceResponse viaFallback(InferenceRequest request, ModelScheduler.Arrival arrival) {
@@ -242,6 +336,9 @@ public final class ModelVersion implements AutoCloseable {
         if (other == this) {
             return serve(request, arrival, arrived);
         }
+        if (!other.acquire()) {
+            return serve(request, arrival, arrived); // the fallback is closing
+        }
         arrival.close(); // it will not queue here, so batches forming here need not wait for it
         InferenceResponse answer;
         try {
@@ -252,6 +349,8 @@ public final class ModelVersion implements AutoCloseable {
             }
             // The fallback could not take it (outputs it lacks, full, unloaded): this model can.
             return serve(request, null, arrived);
+        } finally {
+            other.release();
         }
         metrics.degraded(other.name());
         Parameters parameters = answer.parameters().with(DEGRADED, Boolean.TRUE)
@@ -305,9 +404,9 @@ public final class ModelVersion implements AutoCloseable {
         List<String> names = new ArrayList<>(requested.size());
         Set<String> seen = new HashSet<>();
         for (RequestedOutput output : requested) {
-            if (InputValidator.find(session.outputs(), output.name()) == null) {
+            if (InputValidator.find(outputs, output.name()) == null) {
                 throw ServalException.invalidArgument("unknown output '%s'; model '%s' has outputs %s",
-                        output.name(), name, InputValidator.describe(session.outputs()));
+                        output.name(), name, InputValidator.describe(outputs));
             }
             if (!seen.add(output.name())) {
                 throw ServalException.invalidArgument("output '%s' is requested more than once", output.name());
@@ -356,11 +455,83 @@ public final class ModelVersion implements AutoCloseable {
         }
     }
 
-    /** Lets queued work finish, then releases the session's native memory. */
+    /**
+     * Runs the configured warm-up on this version's own threads, before it is published.
+     *
+     * @throws InvalidConfigException when the warm-up settings do not fit the model
+     * @throws ServalException        when a run fails
+     */
+    void warmUp(ModelConfig.Warmup warmup) throws InvalidConfigException {
+        for (int i = 0; i < warmup.count(); i++) {
+            List<Tensor> generated = WarmupInputs.generate(inputs, maxBatchSize, warmup);
+            serve(new InferenceRequest(name, version(), "warmup", Parameters.empty(), generated, List.of()),
+                    null, ticker.nanoTime());
+        }
+    }
+
+    /** The scheduler's learned batch ceiling, for the metrics gauge. */
+    int batchCeiling() {
+        return scheduler.batchCeiling();
+    }
+
+    /**
+     * Closes this version once no request uses it (it must already be unreachable through the
+     * registry), waiting at most {@code maxWaitNanos} for the last lease; past that it closes
+     * anyway (requests still being decoded on it then fail with UNAVAILABLE; nothing native is
+     * touched after close because the scheduler drains before the session closes).
+     *
+     * @param successor where requests that still find this version go, or null to fail them
+     * @param reason    how a failure describes this version, e.g. {@code "was unloaded"}
+     * @return true when it closed idle, false when the wait ran out
+     */
+    boolean retire(Supplier<ModelVersion> successor, String reason, long maxWaitNanos) throws InterruptedException {
+        this.successor = successor;
+        this.closedReason = reason;
+        retiring = true;
+        boolean idleClose = true;
+        long deadline = System.nanoTime() + maxWaitNanos;
+        synchronized (idle) {
+            while (!leases.compareAndSet(0, CLOSED)) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    int held = leases.getAndUpdate(state -> state | CLOSED) & ~CLOSED;
+                    log.warn("model {}:{} still has {} request(s) after {} ms; closing it anyway", name, version,
+                            held, TimeUnit.NANOSECONDS.toMillis(maxWaitNanos));
+                    idleClose = false;
+                    break;
+                }
+                TimeUnit.NANOSECONDS.timedWait(idle, left);
+            }
+        }
+        closeResources();
+        return idleClose;
+    }
+
+    /** True once this version takes no more requests of its own. */
+    boolean isClosed() {
+        return (leases.get() & CLOSED) != 0;
+    }
+
+    /** Requests using this version now. */
+    int leasesHeld() {
+        return leases.get() & ~CLOSED;
+    }
+
+    /**
+     * Refuses new requests at once, lets queued work finish, then releases the session's native
+     * memory. Idempotent.
+     */
     @Override
     public void close() {
-        scheduler.close();
-        session.close();
+        leases.getAndUpdate(state -> state | CLOSED);
+        closeResources();
+    }
+
+    private void closeResources() {
+        if (resourcesClosed.compareAndSet(false, true)) {
+            scheduler.close();
+            session.close();
+        }
     }
 
     @Override

@@ -190,7 +190,8 @@ class ModelConfigTest {
         assertThatThrownBy(() -> json("{\"label\": \"labels.txt\"}"))
                 .isInstanceOf(InvalidConfigException.class)
                 .hasMessageContaining("unknown setting 'label'")
-                .hasMessageContaining("[dynamic_batching, fallback, instance_group, labels, max_batch_size, parameters]");
+                .hasMessageContaining("[dynamic_batching, fallback, instance_group, labels, max_batch_size, parameters, "
+                        + "version_policy, warmup]");
     }
 
     @Test

@@ -1,9 +1,12 @@
 package dev.serval.cli;
 
+import dev.serval.model.ModelControl;
 import dev.serval.server.ServalServer;
 import dev.serval.server.ServerOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Callable;
@@ -66,13 +69,28 @@ final class ServeCommand implements Callable<Integer> {
             description = "Bearer token for administration. Default: $SERVAL_ADMIN_TOKEN; none if unset.")
     String adminToken;
 
+    @Option(names = "--model-control-mode", paramLabel = "MODE", defaultValue = "none",
+            description = "none: load every model at start, nothing after; poll: also apply the repository's "
+                    + "changes every --repository-poll-secs; explicit: load only --load-model at start, then "
+                    + "what POST /v2/repository/models/NAME/load asks. Default: ${DEFAULT-VALUE}.")
+    String modelControlMode;
+
+    @Option(names = "--repository-poll-secs", paramLabel = "N", defaultValue = "15",
+            description = "Seconds between repository scans in poll mode. Default: ${DEFAULT-VALUE}.")
+    long repositoryPollSecs;
+
+    @Option(names = "--load-model", paramLabel = "NAME",
+            description = "A model to load at start in explicit mode; repeatable.")
+    List<String> loadModels;
+
     @Override
     public Integer call() throws InterruptedException {
         Path repository = modelRepository != null ? modelRepository : bundledRepository();
         ServerOptions options = new ServerOptions(repository, httpAddress, httpPort, grpcPort,
                 threads != null ? threads : Runtime.getRuntime().availableProcessors(), maxRequestBytes, maxInflightBytes == null ? 0 : maxInflightBytes,
                 blankToEmpty(inferenceToken), blankToEmpty(adminToken),
-                Optional.ofNullable(tlsCertificate), Optional.ofNullable(tlsKey), strictReadiness, allowSpinning);
+                Optional.ofNullable(tlsCertificate), Optional.ofNullable(tlsKey), strictReadiness, allowSpinning,
+                modelControl());
         ServalServer server = ServalServer.start(options);
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -81,6 +99,15 @@ final class ServeCommand implements Callable<Integer> {
         }, "serval-shutdown"));
         stopped.await();
         return 0;
+    }
+
+    /** The --model-control-mode, --repository-poll-secs and --load-model flags, validated. */
+    ModelControl modelControl() {
+        if (repositoryPollSecs < 1 || repositoryPollSecs > 86_400) {
+            throw new IllegalArgumentException("--repository-poll-secs must be 1 to 86400, was " + repositoryPollSecs);
+        }
+        return new ModelControl(ModelControl.parseMode(modelControlMode), Duration.ofSeconds(repositoryPollSecs),
+                loadModels == null ? List.of() : loadModels);
     }
 
     /** The example repository shipped with the project, found from {@code serval.home} or the working folder. */

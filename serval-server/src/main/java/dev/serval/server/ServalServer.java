@@ -79,8 +79,8 @@ public final class ServalServer implements AutoCloseable {
         ServalMetrics metrics = ServalMetrics.create();
         ModelRegistry registry;
         try {
-            registry = ModelRegistry.load(repository, runtime,
-                    new RegistryOptions(options.cpuBudget(), options.allowSpinning()), metrics);
+            registry = ModelRegistry.start(repository, runtime,
+                    new RegistryOptions(options.cpuBudget(), options.allowSpinning()), metrics, options.modelControl());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read the model repository " + repository.root(), e);
         }

@@ -1,5 +1,6 @@
 package dev.serval.server;
 
+import dev.serval.model.ModelControl;
 import java.nio.file.Path;
 import java.util.Optional;
 
@@ -20,6 +21,7 @@ import java.util.Optional;
  * @param tlsKey          PEM private key
  * @param strictReadiness ready only when every model in the repository loaded (Triton's default)
  * @param allowSpinning   let ONNX Runtime's pool threads spin while idle
+ * @param modelControl    how models load and unload after start ({@code --model-control-mode})
  */
 public record ServerOptions(
         Path modelRepository,
@@ -34,7 +36,8 @@ public record ServerOptions(
         Optional<Path> tlsCertificate,
         Optional<Path> tlsKey,
         boolean strictReadiness,
-        boolean allowSpinning) {
+        boolean allowSpinning,
+        ModelControl modelControl) {
 
     public static final int DEFAULT_HTTP_PORT = 8000;
     /** Triton's gRPC port. */
@@ -65,6 +68,18 @@ public record ServerOptions(
         if (tlsCertificate.isPresent() != tlsKey.isPresent()) {
             throw new IllegalArgumentException("TLS needs both --tls-certificate and --tls-key");
         }
+        if (modelControl == null) {
+            throw new IllegalArgumentException("modelControl must not be null; ModelControl.NONE loads everything at start");
+        }
+    }
+
+    /** The options before model control: everything loads at start ({@link ModelControl#NONE}). */
+    public ServerOptions(Path modelRepository, String httpAddress, int httpPort, int grpcPort, int cpuBudget,
+                         long maxRequestBytes, long maxInflightBytes, Optional<String> inferenceToken,
+                         Optional<String> adminToken, Optional<Path> tlsCertificate, Optional<Path> tlsKey,
+                         boolean strictReadiness, boolean allowSpinning) {
+        this(modelRepository, httpAddress, httpPort, grpcPort, cpuBudget, maxRequestBytes, maxInflightBytes,
+                inferenceToken, adminToken, tlsCertificate, tlsKey, strictReadiness, allowSpinning, ModelControl.NONE);
     }
 
     /** The options before gRPC had a port: gRPC on {@link #DEFAULT_GRPC_PORT}. */
@@ -80,18 +95,18 @@ public record ServerOptions(
     public static ServerOptions defaults(Path modelRepository) {
         return new ServerOptions(modelRepository, "127.0.0.1", DEFAULT_HTTP_PORT, DEFAULT_GRPC_PORT,
                 Runtime.getRuntime().availableProcessors(), DEFAULT_MAX_REQUEST_BYTES, 0,
-                Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), true, false);
+                Optional.empty(), Optional.empty(), Optional.empty(), Optional.empty(), true, false, ModelControl.NONE);
     }
 
     public ServerOptions withHttpPort(int port) {
         return new ServerOptions(modelRepository, httpAddress, port, grpcPort, cpuBudget, maxRequestBytes, maxInflightBytes, inferenceToken,
-                adminToken, tlsCertificate, tlsKey, strictReadiness, allowSpinning);
+                adminToken, tlsCertificate, tlsKey, strictReadiness, allowSpinning, modelControl);
     }
 
     /** The same options with gRPC on {@code port}: 0 for any free port, {@link #GRPC_OFF} for none. */
     public ServerOptions withGrpcPort(int port) {
         return new ServerOptions(modelRepository, httpAddress, httpPort, port, cpuBudget, maxRequestBytes, maxInflightBytes,
-                inferenceToken, adminToken, tlsCertificate, tlsKey, strictReadiness, allowSpinning);
+                inferenceToken, adminToken, tlsCertificate, tlsKey, strictReadiness, allowSpinning, modelControl);
     }
 
     /** True unless {@link #grpcPort()} is {@link #GRPC_OFF}. */
@@ -101,12 +116,12 @@ public record ServerOptions(
 
     public ServerOptions withTokens(Optional<String> inference, Optional<String> admin) {
         return new ServerOptions(modelRepository, httpAddress, httpPort, grpcPort, cpuBudget, maxRequestBytes, maxInflightBytes, inference,
-                admin, tlsCertificate, tlsKey, strictReadiness, allowSpinning);
+                admin, tlsCertificate, tlsKey, strictReadiness, allowSpinning, modelControl);
     }
 
     public ServerOptions withMaxRequestBytes(long bytes) {
         return new ServerOptions(modelRepository, httpAddress, httpPort, grpcPort, cpuBudget, bytes, maxInflightBytes, inferenceToken,
-                adminToken, tlsCertificate, tlsKey, strictReadiness, allowSpinning);
+                adminToken, tlsCertificate, tlsKey, strictReadiness, allowSpinning, modelControl);
     }
 
     /** The in-flight body budget, with 0 resolved to half the maximum heap. */
@@ -116,16 +131,22 @@ public record ServerOptions(
 
     public ServerOptions withMaxInflightBytes(long bytes) {
         return new ServerOptions(modelRepository, httpAddress, httpPort, grpcPort, cpuBudget, maxRequestBytes, bytes,
-                inferenceToken, adminToken, tlsCertificate, tlsKey, strictReadiness, allowSpinning);
+                inferenceToken, adminToken, tlsCertificate, tlsKey, strictReadiness, allowSpinning, modelControl);
     }
 
     public ServerOptions withStrictReadiness(boolean strict) {
         return new ServerOptions(modelRepository, httpAddress, httpPort, grpcPort, cpuBudget, maxRequestBytes, maxInflightBytes,
-                inferenceToken, adminToken, tlsCertificate, tlsKey, strict, allowSpinning);
+                inferenceToken, adminToken, tlsCertificate, tlsKey, strict, allowSpinning, modelControl);
+    }
+
+    /** The same options with another way of loading and unloading models. */
+    public ServerOptions withModelControl(ModelControl control) {
+        return new ServerOptions(modelRepository, httpAddress, httpPort, grpcPort, cpuBudget, maxRequestBytes, maxInflightBytes,
+                inferenceToken, adminToken, tlsCertificate, tlsKey, strictReadiness, allowSpinning, control);
     }
 
     public ServerOptions withTls(Path certificate, Path key) {
         return new ServerOptions(modelRepository, httpAddress, httpPort, grpcPort, cpuBudget, maxRequestBytes, maxInflightBytes, inferenceToken,
-                adminToken, Optional.of(certificate), Optional.of(key), strictReadiness, allowSpinning);
+                adminToken, Optional.of(certificate), Optional.of(key), strictReadiness, allowSpinning, modelControl);
     }
 }

@@ -90,6 +90,8 @@ final class RestApi implements HttpService {
                 .post("/v2/models/{model}/infer", this::infer)
                 .post("/v2/models/{model}/versions/{version}/infer", this::infer)
                 .post("/v2/repository/index", this::repositoryIndex)
+                .post("/v2/repository/models/{model}/load", this::repositoryLoad)
+                .post("/v2/repository/models/{model}/unload", this::repositoryUnload)
                 .get("/metrics", this::metrics)
                 .any(this::noRoute);
     }
@@ -268,8 +270,31 @@ final class RestApi implements HttpService {
     /** Triton's repository index: every model and version with its state, and why if unavailable. */
     private void repositoryIndex(ServerRequest req, ServerResponse res) {
         access.requireAdmin(req);
-        List<ModelStatus> index = registry.index();
-        json(res, 200, JsonResponseEncoder.write(64 + 96 * index.size(), json -> {
+        json(res, 200, statusRows(registry.index()));
+    }
+
+    /**
+     * Triton's repository load: (re)loads the model from its folder, in explicit model control
+     * mode; answers with the model's index rows. The body (Triton's load parameters) is ignored.
+     * Runs on the registry's lifecycle thread: this request thread parks until the model is ready
+     * or has failed (400 with the reasons; what served before serves on).
+     */
+    private void repositoryLoad(ServerRequest req, ServerResponse res) {
+        access.requireAdmin(req);
+        String model = req.path().pathParameters().get("model");
+        json(res, 200, statusRows(registry.load(model)));
+    }
+
+    /** Triton's repository unload: requests in flight finish, then the model's versions close. */
+    private void repositoryUnload(ServerRequest req, ServerResponse res) {
+        access.requireAdmin(req);
+        String model = req.path().pathParameters().get("model");
+        registry.unload(model);
+        json(res, 200, statusRows(registry.index().stream().filter(row -> row.name().equals(model)).toList()));
+    }
+
+    private static byte[] statusRows(List<ModelStatus> index) {
+        return JsonResponseEncoder.write(64 + 96 * index.size(), json -> {
             json.writeStartArray();
             for (ModelStatus status : index) {
                 json.writeStartObject();
@@ -284,7 +309,7 @@ final class RestApi implements HttpService {
                 json.writeEndObject();
             }
             json.writeEndArray();
-        }));
+        });
     }
 
     private void noRoute(ServerRequest req, ServerResponse res) {
