@@ -157,8 +157,12 @@ final class RestApi implements HttpService {
                         request = decodeBinary(body, model, (int) headerLength);
                     }
                 }
-            } catch (ServalException e) {
-                model.failed(arrival, e.code());
+            } catch (IOException | RuntimeException e) {
+                // Every failure before the request is queued ends its arrival here, a client that
+                // went away mid-body included: otherwise the version it leased could not close.
+                model.failed(arrival, e instanceof ServalException s ? s.code()
+                        : e instanceof IOException || e instanceof UncheckedIOException ? ErrorCode.INVALID_ARGUMENT
+                        : ErrorCode.INTERNAL);
                 throw e;
             }
             response = model.infer(request, arrival);
