@@ -9,6 +9,7 @@ import dev.serval.runtime.ModelLoadException;
 import dev.serval.runtime.ModelRuntime;
 import dev.serval.runtime.ModelSession;
 import dev.serval.runtime.SessionSettings;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -20,6 +21,11 @@ import java.nio.file.Path;
  * before anything touches the environment and cannot be resized per model. The scheduler keeps
  * instances x threads within the cores. Spinning is off unless asked for: on two cores a
  * spinning pool steals the CPU that request threads need.
+ *
+ * <p>Sessions are created from the model's path, never from its bytes: ONNX Runtime then resolves
+ * external data files (the format of models over 2 GB) against the model's folder, and no copy of
+ * the model passes through the Java heap. Those files are checked before ONNX Runtime sees them
+ * ({@link OnnxModelFile#verifyExternalData}).
  */
 public final class OnnxBackend implements ModelRuntime {
     /** The platform string the protocol reports for ONNX models (Triton's name). */
@@ -46,6 +52,7 @@ public final class OnnxBackend implements ModelRuntime {
         if (!Files.isRegularFile(modelFile)) {
             throw new ModelLoadException("model file " + modelFile + " does not exist or is not a file");
         }
+        verifyExternalData(modelFile);
         SessionOptions options = new SessionOptions();
         try {
             options.setIntraOpNumThreads(settings.intraOpThreads());
@@ -68,6 +75,26 @@ public final class OnnxBackend implements ModelRuntime {
         } catch (ModelLoadException | RuntimeException e) {
             options.close();
             throw e;
+        }
+    }
+
+    /**
+     * Fails the load, with the reason, when the model's external data files are missing, outside
+     * its folder or too short (ONNX Runtime would read outside the repository, or crash on a
+     * mapped file shorter than its tensors). A file that is not ONNX at all is left to ONNX
+     * Runtime, whose message says so.
+     */
+    private static void verifyExternalData(Path modelFile) throws ModelLoadException {
+        OnnxModelFile header;
+        try {
+            header = OnnxModelFile.read(modelFile);
+        } catch (IOException e) {
+            return;
+        }
+        try {
+            header.verifyExternalData(modelFile);
+        } catch (IOException e) {
+            throw new ModelLoadException("cannot load " + modelFile.getFileName() + ": " + e.getMessage(), e);
         }
     }
 
