@@ -12,6 +12,10 @@ import dev.serval.runtime.SessionSettings;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
+import java.util.TreeMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * ONNX Runtime on the CPU execution provider.
@@ -28,13 +32,55 @@ import java.nio.file.Path;
  * ({@link OnnxModelFile#verifyExternalData}).
  */
 public final class OnnxBackend implements ModelRuntime {
+    private static final Logger log = LoggerFactory.getLogger(OnnxBackend.class);
+
     /** The platform string the protocol reports for ONNX models (Triton's name). */
     public static final String PLATFORM = "onnxruntime_onnx";
 
-    private final OrtEnvironment environment;
+    /**
+     * System properties {@code serval.onnx.<key>=<value>} become ONNX Runtime session config
+     * entries {@code <key>=<value>} of every session (e.g. {@code -Dserval.onnx.session.disable_prepacking=1}),
+     * for operators who measured a reason; {@code serval.onnx.cpu_arena=false} turns the CPU
+     * memory arena off.
+     */
+    static final String PROPERTY_PREFIX = "serval.onnx.";
+    private static final String CPU_ARENA = "cpu_arena";
 
+    private final OrtEnvironment environment;
+    private final Map<String, String> sessionConfig;
+    private final boolean cpuArena;
+
+    /** ONNX Runtime with the session config of the {@code serval.onnx.*} system properties. */
     public OnnxBackend() {
+        this(fromSystemProperties());
+    }
+
+    /**
+     * @param sessionConfig ONNX Runtime session config entries for every session; the key
+     *                      {@code cpu_arena} ({@code true}/{@code false}) turns the CPU arena on or off
+     */
+    public OnnxBackend(Map<String, String> sessionConfig) {
         this.environment = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "serval");
+        Map<String, String> config = new TreeMap<>(sessionConfig);
+        String arena = config.remove(CPU_ARENA);
+        if (arena != null && !arena.equals("true") && !arena.equals("false")) {
+            throw new IllegalArgumentException(PROPERTY_PREFIX + CPU_ARENA + " is '" + arena + "'; expected true or false");
+        }
+        this.cpuArena = arena == null || Boolean.parseBoolean(arena);
+        this.sessionConfig = Map.copyOf(config);
+        if (!sessionConfig.isEmpty()) {
+            log.info("ONNX Runtime session options for every model: {}", new TreeMap<>(sessionConfig));
+        }
+    }
+
+    private static Map<String, String> fromSystemProperties() {
+        Map<String, String> config = new TreeMap<>();
+        for (String name : System.getProperties().stringPropertyNames()) {
+            if (name.startsWith(PROPERTY_PREFIX) && name.length() > PROPERTY_PREFIX.length()) {
+                config.put(name.substring(PROPERTY_PREFIX.length()), System.getProperty(name));
+            }
+        }
+        return config;
     }
 
     @Override
@@ -61,6 +107,12 @@ public final class OnnxBackend implements ModelRuntime {
             options.setOptimizationLevel(SessionOptions.OptLevel.ALL_OPT);
             options.addConfigEntry("session.intra_op.allow_spinning", settings.allowSpinning() ? "1" : "0");
             options.addConfigEntry("session.inter_op.allow_spinning", "0");
+            if (!cpuArena) {
+                options.setCPUArenaAllocator(false);
+            }
+            for (Map.Entry<String, String> entry : sessionConfig.entrySet()) {
+                options.addConfigEntry(entry.getKey(), entry.getValue());
+            }
             OrtSession session = environment.createSession(modelFile.toString(), options);
             try {
                 return new OnnxSession(environment, session, options);

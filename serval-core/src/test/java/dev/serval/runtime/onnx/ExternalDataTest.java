@@ -105,6 +105,20 @@ class ExternalDataTest {
     }
 
     @Test
+    void sessionConfig_fromTheOperator_isApplied_andAModelStillInfers() throws ModelLoadException {
+        // Prepacking off lets ONNX Runtime use the mapped weights in place (bench/model-memory.sh).
+        float[] x = {-1.5f, 0.25f, 8.0f, -2.0f};
+        try (OnnxBackend tuned = new OnnxBackend(java.util.Map.of("session.disable_prepacking", "1", "cpu_arena", "false"));
+             ModelSession session = tuned.open(model, ONE_THREAD)) {
+            assertThat(floats(session.run(List.of(fp32("x", shape(1, 4), x)), List.of("y")).get(0)))
+                    .containsExactly(expected(x));
+        }
+        assertThatThrownBy(() -> new OnnxBackend(java.util.Map.of("cpu_arena", "maybe")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("serval.onnx.cpu_arena is 'maybe'; expected true or false");
+    }
+
+    @Test
     void open_failsWithTheReason_whenTheDataFileIsTruncated() throws IOException {
         Path weights = model.resolveSibling("weights.bin");
         byte[] bytes = Files.readAllBytes(weights);
