@@ -132,9 +132,9 @@ public final class OnnxBackend implements ModelRuntime {
 
     /**
      * Fails the load, with the reason, when the model's external data files are missing, outside
-     * its folder or too short (ONNX Runtime would read outside the repository, or crash on a
-     * mapped file shorter than its tensors). A file that is not ONNX at all is left to ONNX
-     * Runtime, whose message says so.
+     * its folder or too short. ONNX Runtime 1.23 reads files named {@code ../x} or linked out of
+     * the folder without a word (measured), and reports the others in terms of its own source
+     * files. A file that is not ONNX at all is left to ONNX Runtime, whose message says so.
      */
     private static void verifyExternalData(Path modelFile) throws ModelLoadException {
         OnnxModelFile header;

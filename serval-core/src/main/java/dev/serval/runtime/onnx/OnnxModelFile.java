@@ -145,8 +145,9 @@ public record OnnxModelFile(long irVersion, String producerName, String producer
     /**
      * Checks that every external data file the model names is a file inside the model's folder
      * (no absolute path, no {@code ..}, no symbolic link leading out) and holds the bytes its
-     * tensors claim. ONNX Runtime maps these files into memory: a file shorter than a tensor it
-     * maps would crash the process on first touch (SIGBUS) instead of failing the load.
+     * tensors claim. The check is Serval's own rather than ONNX Runtime's because ONNX Runtime
+     * follows {@code ..} and links out of the folder, and because a load must not depend on
+     * how the runtime guards the files it maps into memory.
      *
      * @param modelFile the model's path; external data is resolved against its folder
      * @throws IOException naming the tensor, the file and what is wrong with it
