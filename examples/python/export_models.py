@@ -20,6 +20,7 @@ What it writes (paths relative to the examples/ folder):
       datatypes/1      one Identity per Open Inference Protocol datatype
       fixed/1          a model without a batch dimension
       scalar_add/1     element-wise sum and product of two inputs
+      external_data/1  weights in an external data file beside model.onnx (weights.bin)
   reference/           Open Inference Protocol (KServe v2) requests and the expected
                        responses, computed with PyTorch (or numpy for the onnx.helper models)
   bench-models/        only with --bench / --bench-only: large models as ONNX and
@@ -809,8 +810,49 @@ def build_fp16(test_repo, reference):
                          "is exact; the binary tests add subnormals, infinities and NaN.")
 
 
+def build_external_data(test_repo, reference):
+    """ONNX's external data format (the one models over 2 GB must use), in miniature.
+
+    y = x @ w + b with w and b kept in weights.bin beside model.onnx, as onnx.save writes
+    them for large models; ONNX Runtime finds the file relative to the model's folder.
+    """
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3])
+    # Quarters and small integers: every product and sum below is exact in float32.
+    w = (np.arange(12, dtype=np.float32).reshape(4, 3) - 5.0) / 4
+    b = np.array([0.5, -1.0, 2.0], dtype=np.float32)
+    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["xw"], name="matmul"),
+                               helper.make_node("Add", ["xw", "b"], ["y"], name="bias")],
+                              "external_data", [x], [y],
+                              initializer=[numpy_helper.from_array(w, name="w"),
+                                           numpy_helper.from_array(b, name="b")])
+    model = helper.make_model(graph, producer_name="serval-examples",
+                              opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = IR_VERSION
+    model.doc_string = ("Test model with its weights in an external data file (weights.bin): "
+                        "y = x @ w + b.")
+    onnx.checker.check_model(model, full_check=True)
+    path = test_repo / "external_data" / "1" / "model.onnx"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in (path, path.parent / "weights.bin"):
+        stale.unlink(missing_ok=True)  # onnx.save appends to an existing data file
+    onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="weights.bin", size_threshold=0)
+    stored = onnx.load(str(path), load_external_data=False)
+    assert all(t.data_location == TensorProto.EXTERNAL for t in stored.graph.initializer)
+    print_signature(path)
+    cases = []
+    for name, values in [("one row", [[1.0, 2.0, 3.0, 4.0]]),
+                         ("two rows", [[0.0, 0.0, 0.0, 0.0], [-1.5, 0.25, 8.0, -2.0]])]:
+        xs = np.asarray(values, dtype=np.float32)
+        cases.append((name, [("x", xs)], [("y", xs @ w + b)]))
+    write_reference(reference / "external_data.json", "external_data", "1",
+                    {"absolute": 0.0, "relative": 0.0}, cases, repository="test-repository",
+                    note="Exact: quarters times small numbers, summed, have no rounding in float32.")
+
+
 TEST_MODELS = {"datatypes": build_datatypes, "fixed": build_fixed, "scalar_add": build_scalar_add,
-               "fp16": build_fp16}
+               "fp16": build_fp16, "external_data": build_external_data}
 
 
 # --------------------------------------------------------------------------------------
@@ -1024,6 +1066,7 @@ def main(argv=None):
         build_fixed(test_repo, reference)
         build_scalar_add(test_repo, reference)
         build_fp16(test_repo, reference)
+        build_external_data(test_repo, reference)
 
     if args.bench or args.bench_only:
         bench_dir = (args.bench or EXAMPLES_DIR / "bench-models").resolve()

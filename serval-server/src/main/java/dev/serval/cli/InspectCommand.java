@@ -36,7 +36,10 @@ final class InspectCommand implements Callable<Integer> {
         }
         try (OnnxBackend backend = new OnnxBackend();
              ModelSession session = backend.open(model, new SessionSettings(1, false))) {
-            out.printf(Locale.ROOT, "%s (%s)%n", model, size(file.sizeBytes()));
+            long files = file.externalData().stream().map(OnnxModelFile.ExternalTensor::location).distinct().count();
+            out.printf(Locale.ROOT, "%s (%s%s)%n", model, size(file.sizeBytes()), files == 0 ? ""
+                    : String.format(Locale.ROOT, " + %s of external data in %d file(s), %d tensor(s)",
+                            size(file.externalDataBytes(model)), files, file.externalData().size()));
             out.printf(Locale.ROOT, "  format   ONNX IR %d, opset %s%s%n", file.irVersion(),
                     String.join(", ", file.opsets().stream().map(Object::toString).toList()),
                     file.producerName().isEmpty() ? "" : ", produced by " + file.producerName() + " " + file.producerVersion());
@@ -76,6 +79,9 @@ final class InspectCommand implements Callable<Integer> {
         if (bytes < 1 << 20) {
             return String.format(Locale.ROOT, "%.1f KB", bytes / 1024.0);
         }
-        return String.format(Locale.ROOT, "%.1f MB", bytes / (1024.0 * 1024));
+        if (bytes < 1L << 30) {
+            return String.format(Locale.ROOT, "%.1f MB", bytes / (1024.0 * 1024));
+        }
+        return String.format(Locale.ROOT, "%.2f GB", bytes / (1024.0 * 1024 * 1024));
     }
 }

@@ -10,13 +10,28 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Callable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
 
 /** {@code serval serve}: loads a model repository and serves it until stopped. */
 @Command(name = "serve", mixinStandardHelpOptions = true,
         description = "Serve the models of a repository over the Open Inference Protocol.")
 final class ServeCommand implements Callable<Integer> {
+    private static final Logger log = LoggerFactory.getLogger(ServeCommand.class);
+
+    /**
+     * How long past {@code --shutdown-timeout-secs} the shutdown hook may take before the process
+     * halts regardless: the server's own shutdown is bounded, this only guards against the unforeseen.
+     */
+    static final Duration HALT_MARGIN = Duration.ofSeconds(20);
+
+    @Spec
+    CommandSpec spec;
 
     @Option(names = "--model-repository", paramLabel = "DIR",
             description = "The model repository: <model>/<version>/model.onnx. Default: the bundled examples.")
@@ -83,8 +98,17 @@ final class ServeCommand implements Callable<Integer> {
             description = "A model to load at start in explicit mode; repeatable.")
     List<String> loadModels;
 
+    @Option(names = "--shutdown-timeout-secs", paramLabel = "N", defaultValue = "30",
+            description = "On SIGTERM or SIGINT, how long requests already accepted may take to finish before they "
+                    + "are failed with 503 and the process exits. Default: ${DEFAULT-VALUE}.")
+    long shutdownTimeoutSecs;
+
     @Override
     public Integer call() throws InterruptedException {
+        if (shutdownTimeoutSecs < 0) {
+            throw new ParameterException(spec.commandLine(),
+                    "--shutdown-timeout-secs must be 0 or more, was " + shutdownTimeoutSecs);
+        }
         Path repository = modelRepository != null ? modelRepository : bundledRepository();
         ServerOptions options = new ServerOptions(repository, httpAddress, httpPort, grpcPort,
                 threads != null ? threads : Runtime.getRuntime().availableProcessors(), maxRequestBytes, maxInflightBytes == null ? 0 : maxInflightBytes,
@@ -92,10 +116,25 @@ final class ServeCommand implements Callable<Integer> {
                 Optional.ofNullable(tlsCertificate), Optional.ofNullable(tlsKey), strictReadiness, allowSpinning,
                 modelControl());
         ServalServer server = ServalServer.start(options);
+        Duration timeout = Duration.ofSeconds(shutdownTimeoutSecs);
         CountDownLatch stopped = new CountDownLatch(1);
+        // SIGTERM and SIGINT run the JVM's shutdown hooks; the JVM exits (status 143 or 130) when they end.
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            server.close();
-            stopped.countDown();
+            Thread watchdog = Thread.ofPlatform().name("serval-shutdown-watchdog").daemon(true).start(() -> {
+                try {
+                    Thread.sleep(timeout.plus(HALT_MARGIN));
+                    log.error("the shutdown did not end within {} s; halting", timeout.plus(HALT_MARGIN).toSeconds());
+                    Runtime.getRuntime().halt(1);
+                } catch (InterruptedException e) {
+                    // the shutdown ended in time
+                }
+            });
+            try {
+                server.shutdown(timeout);
+            } finally {
+                watchdog.interrupt();
+                stopped.countDown();
+            }
         }, "serval-shutdown"));
         stopped.await();
         return 0;

@@ -10,6 +10,7 @@ import dev.serval.runtime.ModelRuntime;
 import dev.serval.runtime.onnx.OnnxBackend;
 import dev.serval.transport.grpc.GrpcTransport;
 import dev.serval.transport.BodyArrays;
+import dev.serval.transport.RequestGate;
 import dev.serval.transport.http.AccessControl;
 import dev.serval.transport.http.BodyBudget;
 import dev.serval.transport.http.HttpTransport;
@@ -24,6 +25,11 @@ import java.net.UnknownHostException;
 import java.util.List;
 import java.util.Optional;
 import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -31,6 +37,11 @@ import org.slf4j.LoggerFactory;
 /**
  * A running Serval: the model registry and its transports, started together and stopped together.
  * The command line and the tests both start servers through {@link #start}.
+ *
+ * <p>Stopping is graceful ({@link #shutdown(Duration)}): readiness goes false and new inference is
+ * refused with 503 / UNAVAILABLE at once, the requests already admitted run to their answers, then
+ * the listeners stop and the models are released, all within the time given. Requests still
+ * unanswered when it is up are failed with 503 so the process can exit on time.
  */
 public final class ServalServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ServalServer.class);
@@ -44,19 +55,33 @@ public final class ServalServer implements AutoCloseable {
     /** How long a request body waits for room under --max-inflight-bytes before 429. */
     static final Duration BODY_WAIT = Duration.ofSeconds(30);
 
+    /** How long {@link #close()} lets admitted requests finish. */
+    public static final Duration DEFAULT_SHUTDOWN_TIMEOUT = Duration.ofSeconds(30);
+
+    /**
+     * After the shutdown's time is up, how long the abandoned requests get to write their 503, and
+     * the listeners and models to stop, before {@link #shutdown} returns regardless.
+     */
+    static final Duration STOP_GRACE = Duration.ofSeconds(5);
+
     private final ModelRuntime runtime;
     private final ModelRegistry registry;
     private final HttpTransport http;
     private final GrpcTransport grpc; // null when gRPC is off
     private final ServerOptions options;
+    private final RequestGate gate;
+    private final AtomicBoolean stopping = new AtomicBoolean();
+    /** Completed with whether every admitted request was answered, once the server has stopped. */
+    private final CompletableFuture<Boolean> stopped = new CompletableFuture<>();
 
     private ServalServer(ModelRuntime runtime, ModelRegistry registry, HttpTransport http, GrpcTransport grpc,
-                         ServerOptions options) {
+                         ServerOptions options, RequestGate gate) {
         this.runtime = runtime;
         this.registry = registry;
         this.http = http;
         this.grpc = grpc;
         this.options = options;
+        this.gate = gate;
     }
 
     /**
@@ -88,17 +113,20 @@ public final class ServalServer implements AutoCloseable {
         try {
             ServerMetadata metadata = new ServerMetadata("serval", version(), EXTENSIONS);
             AccessControl access = new AccessControl(options.inferenceToken(), options.adminToken());
-            BooleanSupplier ready = options.strictReadiness() ? registry::allReady : () -> true;
+            RequestGate gate = new RequestGate();
+            BooleanSupplier modelsReady = options.strictReadiness() ? registry::allReady : () -> true;
+            BooleanSupplier ready = () -> gate.isOpen() && modelsReady.getAsBoolean();
             BodyArrays arrays = new BodyArrays(BODY_ARRAYS_BYTES);
             http = new HttpTransport(registry, metrics, metadata, ready,
                     access, options.httpAddress(), options.httpPort(), tls(options),
-                    new BodyBudget(options.maxRequestBytes(), options.effectiveMaxInflightBytes(), BODY_WAIT), arrays).start();
+                    new BodyBudget(options.maxRequestBytes(), options.effectiveMaxInflightBytes(), BODY_WAIT), arrays,
+                    gate).start();
             GrpcTransport grpc = options.grpcEnabled()
                     ? new GrpcTransport(registry, metadata, ready, options.inferenceToken(), options.adminToken(),
                             options.httpAddress(), options.grpcPort(), options.tlsCertificate(), options.tlsKey(),
-                            options.maxRequestBytes(), arrays).start()
+                            options.maxRequestBytes(), arrays, gate).start()
                     : null;
-            ServalServer server = new ServalServer(runtime, registry, http, grpc, options);
+            ServalServer server = new ServalServer(runtime, registry, http, grpc, options, gate);
             warnIfExposed(options, access);
             long readyMs = (System.nanoTime() - started) / 1_000_000;
             long readyModels = registry.index().stream().filter(ModelStatus::isReady).count();
@@ -168,14 +196,107 @@ public final class ServalServer implements AutoCloseable {
         return options;
     }
 
-    /** Stops listening, lets queued inference finish, and releases every model. */
+    /** {@link #shutdown(Duration)} with {@link #DEFAULT_SHUTDOWN_TIMEOUT}. */
     @Override
     public void close() {
+        shutdown(DEFAULT_SHUTDOWN_TIMEOUT);
+    }
+
+    /**
+     * Stops gracefully: readiness goes false and new inference is refused with 503 / UNAVAILABLE
+     * ("the server is shutting down") at once; the requests already admitted, queued or running,
+     * complete and get their answers; then the listeners stop and every model is released. When
+     * {@code timeout} passes first, the requests still waiting are answered 503 and the server stops
+     * anyway. Returns within about {@code timeout} plus a few seconds ({@link #STOP_GRACE}) in every
+     * case: a model run stuck in native code is left behind (the process is exiting), not waited for.
+     *
+     * <p>Thread-safe and idempotent: a second call waits for the first one's outcome (up to its own
+     * timeout and the grace).
+     *
+     * @return true when every admitted request was answered before the timeout
+     */
+    public boolean shutdown(Duration timeout) {
+        if (!stopping.compareAndSet(false, true)) {
+            try {
+                return stopped.get(timeout.plus(STOP_GRACE).toNanos(), TimeUnit.NANOSECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            } catch (ExecutionException | TimeoutException e) {
+                return false;
+            }
+        }
+        boolean drained = false;
+        try {
+            drained = drain(timeout);
+            stopTransportsAndModels();
+        } finally {
+            stopped.complete(drained);
+        }
+        return drained;
+    }
+
+    /** Closes the gate and waits for the admitted requests; past the timeout, fails the rest with 503. */
+    private boolean drain(Duration timeout) {
+        gate.close();
+        int inFlight = gate.inFlight();
+        log.info("shutting down: readiness is false, new requests get 503; waiting up to {} s for {} request(s) in flight",
+                timeout.toSeconds(), inFlight);
+        try {
+            if (gate.awaitEmpty(timeout)) {
+                if (inFlight > 0) {
+                    log.info("every request admitted before the shutdown was answered");
+                }
+                return true;
+            }
+            int abandoned = gate.abandon();
+            log.warn("shutdown timeout ({} s) passed with {} request(s) unanswered: failing them with 503 "
+                    + "({} waiting for a model)", timeout.toSeconds(), gate.inFlight(), abandoned);
+            if (!gate.awaitEmpty(STOP_GRACE)) {
+                log.warn("{} request(s) still unanswered; stopping the listeners under them", gate.inFlight());
+            }
+            return false;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            gate.abandon();
+            return false;
+        }
+    }
+
+    /**
+     * Stops the listeners, then releases the models. A model run cannot be stopped from outside
+     * while it is in native code, and its session must not be closed under it; so the release runs
+     * on its own thread, and when it takes longer than {@link #STOP_GRACE} it is left to finish on
+     * its own (the process is usually exiting).
+     */
+    private void stopTransportsAndModels() {
         if (grpc != null) {
-            grpc.close();
+            grpc.close(STOP_GRACE);
         }
         http.close();
-        registry.close();
-        runtime.close();
+        Thread release = Thread.ofPlatform().name("serval-release-models").daemon(true).start(() -> {
+            registry.close();
+            runtime.close();
+        });
+        try {
+            release.join(STOP_GRACE);
+            if (release.isAlive()) {
+                log.warn("a model is still running after the shutdown's grace period; not waiting for it");
+            } else {
+                log.info("Serval stopped");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Requests admitted and not yet answered (inference and repository changes). */
+    int requestsInFlight() {
+        return gate.inFlight();
+    }
+
+    /** True until a shutdown begins: the server's readiness, before the models' own. */
+    public boolean isAcceptingRequests() {
+        return gate.isOpen();
     }
 }

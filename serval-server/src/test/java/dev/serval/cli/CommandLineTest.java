@@ -70,6 +70,13 @@ class CommandLineTest {
     }
 
     @Test
+    void serve_rejectsANegativeShutdownTimeout() {
+        Run run = run("serve", "--shutdown-timeout-secs", "-1", "--model-repository", Examples.repository().toString());
+        assertThat(run.exit()).isEqualTo(2);
+        assertThat(run.err()).contains("--shutdown-timeout-secs must be 0 or more, was -1");
+    }
+
+    @Test
     void byteSize_acceptsUnits() {
         ByteSize size = new ByteSize();
         assertThat(size.convert("1048576")).isEqualTo(1L << 20);

@@ -9,8 +9,13 @@ import dev.serval.runtime.ModelLoadException;
 import dev.serval.runtime.ModelRuntime;
 import dev.serval.runtime.ModelSession;
 import dev.serval.runtime.SessionSettings;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
+import java.util.TreeMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * ONNX Runtime on the CPU execution provider.
@@ -20,15 +25,62 @@ import java.nio.file.Path;
  * before anything touches the environment and cannot be resized per model. The scheduler keeps
  * instances x threads within the cores. Spinning is off unless asked for: on two cores a
  * spinning pool steals the CPU that request threads need.
+ *
+ * <p>Sessions are created from the model's path, never from its bytes: ONNX Runtime then resolves
+ * external data files (the format of models over 2 GB) against the model's folder, and no copy of
+ * the model passes through the Java heap. Those files are checked before ONNX Runtime sees them
+ * ({@link OnnxModelFile#verifyExternalData}).
  */
 public final class OnnxBackend implements ModelRuntime {
+    private static final Logger log = LoggerFactory.getLogger(OnnxBackend.class);
+
     /** The platform string the protocol reports for ONNX models (Triton's name). */
     public static final String PLATFORM = "onnxruntime_onnx";
 
-    private final OrtEnvironment environment;
+    /**
+     * System properties {@code serval.onnx.<key>=<value>} become ONNX Runtime session config
+     * entries {@code <key>=<value>} of every session (e.g. {@code -Dserval.onnx.session.disable_prepacking=1}),
+     * for operators who measured a reason; {@code serval.onnx.cpu_arena=false} turns the CPU
+     * memory arena off.
+     */
+    static final String PROPERTY_PREFIX = "serval.onnx.";
+    private static final String CPU_ARENA = "cpu_arena";
 
+    private final OrtEnvironment environment;
+    private final Map<String, String> sessionConfig;
+    private final boolean cpuArena;
+
+    /** ONNX Runtime with the session config of the {@code serval.onnx.*} system properties. */
     public OnnxBackend() {
+        this(fromSystemProperties());
+    }
+
+    /**
+     * @param sessionConfig ONNX Runtime session config entries for every session; the key
+     *                      {@code cpu_arena} ({@code true}/{@code false}) turns the CPU arena on or off
+     */
+    public OnnxBackend(Map<String, String> sessionConfig) {
         this.environment = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "serval");
+        Map<String, String> config = new TreeMap<>(sessionConfig);
+        String arena = config.remove(CPU_ARENA);
+        if (arena != null && !arena.equals("true") && !arena.equals("false")) {
+            throw new IllegalArgumentException(PROPERTY_PREFIX + CPU_ARENA + " is '" + arena + "'; expected true or false");
+        }
+        this.cpuArena = arena == null || Boolean.parseBoolean(arena);
+        this.sessionConfig = Map.copyOf(config);
+        if (!sessionConfig.isEmpty()) {
+            log.info("ONNX Runtime session options for every model: {}", new TreeMap<>(sessionConfig));
+        }
+    }
+
+    private static Map<String, String> fromSystemProperties() {
+        Map<String, String> config = new TreeMap<>();
+        for (String name : System.getProperties().stringPropertyNames()) {
+            if (name.startsWith(PROPERTY_PREFIX) && name.length() > PROPERTY_PREFIX.length()) {
+                config.put(name.substring(PROPERTY_PREFIX.length()), System.getProperty(name));
+            }
+        }
+        return config;
     }
 
     @Override
@@ -46,6 +98,7 @@ public final class OnnxBackend implements ModelRuntime {
         if (!Files.isRegularFile(modelFile)) {
             throw new ModelLoadException("model file " + modelFile + " does not exist or is not a file");
         }
+        verifyExternalData(modelFile);
         SessionOptions options = new SessionOptions();
         try {
             options.setIntraOpNumThreads(settings.intraOpThreads());
@@ -54,6 +107,12 @@ public final class OnnxBackend implements ModelRuntime {
             options.setOptimizationLevel(SessionOptions.OptLevel.ALL_OPT);
             options.addConfigEntry("session.intra_op.allow_spinning", settings.allowSpinning() ? "1" : "0");
             options.addConfigEntry("session.inter_op.allow_spinning", "0");
+            if (!cpuArena) {
+                options.setCPUArenaAllocator(false);
+            }
+            for (Map.Entry<String, String> entry : sessionConfig.entrySet()) {
+                options.addConfigEntry(entry.getKey(), entry.getValue());
+            }
             OrtSession session = environment.createSession(modelFile.toString(), options);
             try {
                 return new OnnxSession(environment, session, options);
@@ -68,6 +127,26 @@ public final class OnnxBackend implements ModelRuntime {
         } catch (ModelLoadException | RuntimeException e) {
             options.close();
             throw e;
+        }
+    }
+
+    /**
+     * Fails the load, with the reason, when the model's external data files are missing, outside
+     * its folder or too short. ONNX Runtime 1.23 reads files named {@code ../x} or linked out of
+     * the folder without a word (measured), and reports the others in terms of its own source
+     * files. A file that is not ONNX at all is left to ONNX Runtime, whose message says so.
+     */
+    private static void verifyExternalData(Path modelFile) throws ModelLoadException {
+        OnnxModelFile header;
+        try {
+            header = OnnxModelFile.read(modelFile);
+        } catch (IOException e) {
+            return;
+        }
+        try {
+            header.verifyExternalData(modelFile);
+        } catch (IOException e) {
+            throw new ModelLoadException("cannot load " + modelFile.getFileName() + ": " + e.getMessage(), e);
         }
     }
 

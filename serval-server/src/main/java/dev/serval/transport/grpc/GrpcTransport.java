@@ -4,6 +4,7 @@ import dev.serval.api.ServerMetadata;
 import dev.serval.model.ModelRegistry;
 import dev.serval.transport.BearerTokens;
 import dev.serval.transport.BodyArrays;
+import dev.serval.transport.RequestGate;
 import io.grpc.Server;
 import io.grpc.ServerCredentials;
 import io.grpc.ServerInterceptors;
@@ -19,6 +20,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -77,12 +79,13 @@ public final class GrpcTransport implements AutoCloseable {
      * @param tlsCertificate  PEM certificate chain; TLS when present (with {@code tlsKey})
      * @param tlsKey          PKCS#8 PEM private key
      * @param maxMessageBytes the largest request message; larger ones get RESOURCE_EXHAUSTED unread
+     * @param gate            admits ModelInfer calls until the server shuts down ({@link GatedCalls})
      * @throws UncheckedIOException if the TLS files cannot be read
      */
     public GrpcTransport(ModelRegistry registry, ServerMetadata metadata, BooleanSupplier ready,
                          Optional<String> inferenceToken, Optional<String> adminToken, String host, int port,
                          Optional<Path> tlsCertificate, Optional<Path> tlsKey, long maxMessageBytes,
-                         BodyArrays arrays) {
+                         BodyArrays arrays, RequestGate gate) {
         InferenceService service = new InferenceService(registry, metadata, ready, arrays);
         this.address = new InetSocketAddress(host, port);
         NettyServerBuilder builder = tlsCertificate.isPresent() && tlsKey.isPresent()
@@ -99,7 +102,8 @@ public final class GrpcTransport implements AutoCloseable {
                 .executor(calls)
                 .withChildOption(ChannelOption.TCP_NODELAY, true)
                 .maxInboundMessageSize((int) Math.min(maxMessageBytes, Integer.MAX_VALUE))
-                .addService(ServerInterceptors.intercept(service.definition(),
+                // The last interceptor runs first: tokens are checked before the gate counts a call.
+                .addService(ServerInterceptors.intercept(service.definition(), new GatedCalls(gate),
                         new TokenInterceptor(new BearerTokens(inferenceToken, adminToken))))
                 .build();
     }
@@ -133,9 +137,14 @@ public final class GrpcTransport implements AutoCloseable {
     /** Stops accepting calls, lets calls in flight finish (up to 30 s), then releases the threads. */
     @Override
     public void close() {
+        close(Duration.ofSeconds(DRAIN_SECONDS));
+    }
+
+    /** Stops accepting calls, lets calls in flight finish for up to {@code drain}, cancels the rest and releases the threads. */
+    public void close(Duration drain) {
         server.shutdown();
         try {
-            if (!server.awaitTermination(DRAIN_SECONDS, TimeUnit.SECONDS)) {
+            if (!server.awaitTermination(Math.max(0, drain.toNanos()), TimeUnit.NANOSECONDS)) {
                 server.shutdownNow();
             }
         } catch (InterruptedException e) {

@@ -5,9 +5,14 @@ import dev.serval.api.ServerMetadata;
 import dev.serval.metrics.ServalMetrics;
 import dev.serval.model.ModelRegistry;
 import dev.serval.transport.BodyArrays;
+import dev.serval.transport.RequestGate;
 import io.helidon.common.tls.Tls;
+import io.helidon.http.Method;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.WebServerConfig;
+import io.helidon.webserver.http.FilterChain;
+import io.helidon.webserver.http.RoutingRequest;
+import io.helidon.webserver.http.RoutingResponse;
 import java.util.Optional;
 import java.util.function.BooleanSupplier;
 
@@ -15,9 +20,16 @@ import java.util.function.BooleanSupplier;
  * The REST transport: Helidon's WebServer (a virtual thread per request, HTTP/1.1 and HTTP/2)
  * serving {@link RestApi}.
  *
+ * <p>Inference and repository changes pass through the server's {@link RequestGate}: once it
+ * closes they are answered 503 (with {@code Retry-After}), and the listener stops only after the
+ * admitted ones were answered.
+ *
  * <p>Thread-safe; {@link #start()} once, {@link #close()} once.
  */
 public final class HttpTransport implements AutoCloseable {
+    /** The gate's pass of the request this thread handles, for the error handler. */
+    private static final ThreadLocal<RequestGate.Pass> PASS = new ThreadLocal<>();
+
     private final WebServer server;
 
     /**
@@ -26,10 +38,11 @@ public final class HttpTransport implements AutoCloseable {
      * @param tls             TLS settings, or empty for plain HTTP
      * @param bodies          limits on request bodies (413 and 429 beyond them)
      * @param arrays          reusable arrays for large bodies, shared with the other transports
+     * @param gate            admits inference and repository changes until the server shuts down
      */
     public HttpTransport(ModelRegistry registry, ServalMetrics metrics, ServerMetadata metadata, BooleanSupplier ready,
                          AccessControl access, String host, int port, Optional<Tls> tls, BodyBudget bodies,
-                         BodyArrays arrays) {
+                         BodyArrays arrays, RequestGate gate) {
         RestApi api = new RestApi(registry, metrics, metadata, ready, access, bodies, arrays);
         WebServerConfig.Builder builder = WebServer.builder()
                 .host(host)
@@ -39,11 +52,58 @@ public final class HttpTransport implements AutoCloseable {
                 // clients delay ACKs: measured at 44 ms per request for a 12 KB answer (BENCHMARKS.md).
                 .connectionOptions(socket -> socket.tcpNoDelay(true))
                 .routing(routing -> routing
+                        .addFilter((chain, req, res) -> gated(gate, chain, req, res))
                         .register(api)
-                        .error(ServalException.class, (req, res, error) -> HttpErrors.send(res, error))
+                        .error(ServalException.class, (req, res, error) -> HttpErrors.send(res, abandonedOr(error)))
                         .error(Throwable.class, (req, res, error) -> HttpErrors.sendUnexpected(res, error)));
         tls.ifPresent(builder::tls);
         this.server = builder.build();
+    }
+
+    /**
+     * Inference and repository changes (POST, but for the read-only repository index) hold a pass
+     * of the gate until their answer is written, or are refused once it is closed.
+     */
+    private static void gated(RequestGate gate, FilterChain chain, RoutingRequest req, RoutingResponse res) {
+        String path = req.prologue().uriPath().path();
+        if (!Method.POST.equals(req.prologue().method()) || path.equals("/v2/repository/index")) {
+            chain.proceed();
+            return;
+        }
+        RequestGate.Pass pass = gate.tryEnter();
+        if (pass == null) {
+            // Not with Connection: close: closing a socket whose request body was not read sends
+            // a reset, which can destroy the 503 before the client reads it. Helidon reads the
+            // unread body off the connection instead, and the listener closes it when it stops.
+            HttpErrors.send(res, RequestGate.refusal());
+            return;
+        }
+        try (pass) {
+            PASS.set(pass);
+            pass.bind();
+            try {
+                chain.proceed();
+            } finally {
+                pass.unbind();
+                PASS.remove();
+            }
+        }
+    }
+
+    /**
+     * A request the shutdown gave up on (its thread was interrupted out of its wait for the model)
+     * is answered {@link RequestGate#timedOut()}. The interrupt has done its work by then and is
+     * cleared: a virtual thread that writes to a socket with its interrupt flag set may close the
+     * socket instead of writing the answer.
+     */
+    private static ServalException abandonedOr(ServalException error) {
+        RequestGate.Pass pass = PASS.get();
+        if (pass != null && pass.isAbandoned()) {
+            pass.unbind();
+            Thread.interrupted();
+            return RequestGate.timedOut();
+        }
+        return error;
     }
 
     public HttpTransport start() {
@@ -56,6 +116,7 @@ public final class HttpTransport implements AutoCloseable {
         return server.port();
     }
 
+    /** Stops listening; requests still being handled get a short grace period (Helidon's, 0.5 s). */
     @Override
     public void close() {
         server.stop();
