@@ -27,10 +27,24 @@ public final class ServalCommand implements Runnable {
         SLF4JBridgeHandler.install();
         int exit = new CommandLine(new ServalCommand())
                 .setCaseInsensitiveEnumValuesAllowed(true)
+                .setExecutionExceptionHandler(ServalCommand::startFailed)
                 .execute(args);
         if (exit != 0) {
             System.exit(exit);
         }
+    }
+
+    /**
+     * A server that cannot start for a reason the user can fix (a port in use, an unreadable
+     * repository or TLS file) says so in one line; anything else keeps its stack trace.
+     */
+    private static int startFailed(Exception e, CommandLine command, CommandLine.ParseResult parsed) throws Exception {
+        if (e instanceof IllegalStateException || e instanceof IllegalArgumentException
+                || e instanceof java.io.UncheckedIOException) {
+            command.getErr().println("serval: " + e.getMessage());
+            return 1;
+        }
+        throw e;
     }
 
     static final class Version implements CommandLine.IVersionProvider {

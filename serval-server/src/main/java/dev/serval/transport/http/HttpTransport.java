@@ -31,6 +31,8 @@ public final class HttpTransport implements AutoCloseable {
     private static final ThreadLocal<RequestGate.Pass> PASS = new ThreadLocal<>();
 
     private final WebServer server;
+    private final String host;
+    private final int requestedPort;
 
     /**
      * @param host            the address to bind, e.g. {@code 127.0.0.1}
@@ -44,6 +46,8 @@ public final class HttpTransport implements AutoCloseable {
                          AccessControl access, String host, int port, Optional<Tls> tls, BodyBudget bodies,
                          BodyArrays arrays, RequestGate gate) {
         RestApi api = new RestApi(registry, metrics, metadata, ready, access, bodies, arrays);
+        this.host = host;
+        this.requestedPort = port;
         WebServerConfig.Builder builder = WebServer.builder()
                 .host(host)
                 .port(port)
@@ -106,8 +110,19 @@ public final class HttpTransport implements AutoCloseable {
         return error;
     }
 
+    /**
+     * Starts listening.
+     *
+     * @throws IllegalStateException if the address cannot be bound (e.g. the port is in use):
+     *                               Helidon only logs that and leaves a server without a port
+     */
     public HttpTransport start() {
         server.start();
+        if (server.port() < 0) {
+            server.stop();
+            throw new IllegalStateException("cannot listen on " + host + ":" + requestedPort
+                    + " for HTTP: the address is in use or not this machine's (see the log above)");
+        }
         return this;
     }
 
