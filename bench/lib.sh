@@ -219,7 +219,7 @@ if [ -n "${BENCH_SERVER_JAR:-}" ]; then SERVER_JAR=$(realpath "$BENCH_SERVER_JAR
 ENCODER="$ROOT/examples/bench-models/encoder/1/model.onnx"
 # Serve options every issue 3 script passes (override with BENCH_SERVE_OPTS): the in-flight body
 # budget stated explicitly, so a change of the server's default does not silently change the runs.
-BENCH_SERVE_OPTS=${BENCH_SERVE_OPTS:---max-inflight-bytes 512m}
+BENCH_SERVE_OPTS=${BENCH_SERVE_OPTS:---max-inflight-bytes 64m}
 
 # load_gen ARGS...: dev.serval.bench.load.LoadGenerator pinned to the client core (JSON on
 # stdout, progress on stderr). Its JVM gets the limit's flags (ZGC: its own pauses stay short).
