@@ -100,7 +100,7 @@ public final class InProcessLimit implements Callable<Integer> {
 
     private int measure() throws OrtException {
         OrtEnvironment environment = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "limit");
-        try (SessionOptions options = sessionOptions();
+        try (SessionOptions options = servalSessionOptions(threads, allowSpinning);
              OrtSession session = environment.createSession(model.toString(), options)) {
             Map<String, OnnxTensor> feed = inputs(environment, session);
             try {
@@ -123,8 +123,11 @@ public final class InProcessLimit implements Callable<Integer> {
         return 0;
     }
 
-    /** The options {@code OnnxBackend.open} sets, one for one. */
-    private SessionOptions sessionOptions() throws OrtException {
+    /**
+     * The options {@code OnnxBackend.open} sets, one for one, written again here on purpose: the
+     * limit runs no Serval code. Every in-process tool of this module takes them from here.
+     */
+    public static SessionOptions servalSessionOptions(int threads, boolean allowSpinning) throws OrtException {
         SessionOptions options = new SessionOptions();
         options.setIntraOpNumThreads(threads);
         options.setInterOpNumThreads(1);

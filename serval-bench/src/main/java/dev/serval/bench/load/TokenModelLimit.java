@@ -25,6 +25,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import dev.serval.bench.InProcessLimit;
 import org.HdrHistogram.Histogram;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -111,7 +112,7 @@ public final class TokenModelLimit implements Callable<Integer> {
                     "--threads, --batch, --seq, --vocab and --runs must be >= 1, --warmup-runs >= 0");
         }
         OrtEnvironment environment = OrtEnvironment.getEnvironment(OrtLoggingLevel.ORT_LOGGING_LEVEL_ERROR, "limit");
-        try (SessionOptions options = sessionOptions();
+        try (SessionOptions options = InProcessLimit.servalSessionOptions(threads, allowSpinning);
              OrtSession session = environment.createSession(model.toString(), options)) {
             Set<String> wanted = new LinkedHashSet<>(outputs.isEmpty() ? session.getOutputNames() : outputs);
             if (!session.getOutputNames().containsAll(wanted)) {
@@ -126,17 +127,6 @@ public final class TokenModelLimit implements Callable<Integer> {
             }
             return measure(environment, session, shapes, wanted);
         }
-    }
-
-    private SessionOptions sessionOptions() throws OrtException {
-        SessionOptions options = new SessionOptions();
-        options.setIntraOpNumThreads(threads);
-        options.setInterOpNumThreads(1);
-        options.setExecutionMode(SessionOptions.ExecutionMode.SEQUENTIAL);
-        options.setOptimizationLevel(SessionOptions.OptLevel.ALL_OPT);
-        options.addConfigEntry("session.intra_op.allow_spinning", allowSpinning ? "1" : "0");
-        options.addConfigEntry("session.inter_op.allow_spinning", "0");
-        return options;
     }
 
     private Map<String, long[]> shapes(OrtSession session) throws OrtException {
