@@ -68,10 +68,11 @@ public final class ModelScheduler implements AutoCloseable {
         this.timer = timer;
         this.metrics = metrics;
         this.queue = new JobQueue(name, settings.maxQueueSize(), settings.priorityLevels());
-        this.cpuClock = settings.runThreads() == 1 && THREADS.isCurrentThreadCpuTimeSupported();
-        this.ceiling = settings.batching()
-                ? new BatchCeiling(name, settings.maxBatchSize(), CEILING_WINDOW, settings.adaptiveBatchSize())
+        // Only a learning ceiling needs each run's cost: the others pay no clock reads per run.
+        this.ceiling = settings.batching() && settings.adaptiveBatchSize()
+                ? new BatchCeiling(name, settings.maxBatchSize(), CEILING_WINDOW, true)
                 : null;
+        this.cpuClock = ceiling != null && settings.runThreads() == 1 && THREADS.isCurrentThreadCpuTimeSupported();
         this.instances = new ArrayList<>(settings.instanceCount());
         for (int i = 0; i < settings.instanceCount(); i++) {
             Thread thread = threads.newThread(this::work);
@@ -166,9 +167,12 @@ public final class ModelScheduler implements AutoCloseable {
         }
     }
 
-    /** The most rows the next run may gather: learned ({@link BatchCeiling}) when batching, else 1. */
+    /** The most rows the next run may gather: learned ({@link BatchCeiling}), or max_batch_size when the config turns learning off, or 1 without batching. */
     public int batchCeiling() {
-        return ceiling == null ? 1 : ceiling.current();
+        if (ceiling != null) {
+            return ceiling.current();
+        }
+        return settings.batching() ? settings.maxBatchSize() : 1;
     }
 
     private void expire(Job job) {
