@@ -167,7 +167,10 @@ public final class ModelScheduler implements AutoCloseable {
         }
     }
 
-    /** The most rows the next run may gather: learned ({@link BatchCeiling}), or max_batch_size when the config turns learning off, or 1 without batching. */
+    /**
+     * The most rows the next run may gather: learned ({@link BatchCeiling}), or max_batch_size when
+     * the config turns learning off, or 1 without batching.
+     */
     public int batchCeiling() {
         if (ceiling != null) {
             return ceiling.current();
