@@ -4,6 +4,7 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
+import dev.serval.testing.Certificates;
 import com.google.protobuf.ByteString;
 import dev.serval.client.ServalClientException.Status;
 import dev.serval.protocol.grpc.GRPCInferenceServiceGrpc;

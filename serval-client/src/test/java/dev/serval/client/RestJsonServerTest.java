@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import dev.serval.client.ServalClientException.Status;
 import dev.serval.server.ServalServer;
 import dev.serval.server.ServerOptions;
+import dev.serval.testing.Certificates;
 import dev.serval.testing.Examples;
 import dev.serval.testing.GatedRuntime;
 import java.net.ServerSocket;

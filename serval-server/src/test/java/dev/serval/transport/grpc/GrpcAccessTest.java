@@ -13,6 +13,7 @@ import dev.serval.protocol.grpc.ServerLiveRequest;
 import dev.serval.protocol.grpc.ServerMetadataRequest;
 import dev.serval.protocol.grpc.ServerReadyRequest;
 import dev.serval.server.ServerOptions;
+import dev.serval.testing.Certificates;
 import dev.serval.testing.Examples;
 import dev.serval.testing.TestServer;
 import io.grpc.ChannelCredentials;
@@ -24,7 +25,6 @@ import io.grpc.TlsChannelCredentials;
 import io.grpc.stub.MetadataUtils;
 import java.nio.file.Path;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -76,15 +76,9 @@ class GrpcAccessTest {
 
     @Test
     void tls_servesWithTheRestCertificateAndKey(@TempDir Path dir) throws Exception {
-        Path certificate = dir.resolve("cert.pem");
-        Path key = dir.resolve("key.pem");
-        Process openssl = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                "-keyout", key.toString(), "-out", certificate.toString(), "-days", "2", "-subj", "/CN=localhost",
-                "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost")
-                .redirectErrorStream(true).start();
-        String output = new String(openssl.getInputStream().readAllBytes());
-        assertThat(openssl.waitFor(60, TimeUnit.SECONDS)).isTrue();
-        assertThat(openssl.exitValue()).as(output).isZero();
+        Certificates.Pair pair = Certificates.selfSigned(dir);
+        Path certificate = pair.certificate();
+        Path key = pair.key();
 
         ServerOptions options = ServerOptions.defaults(Examples.repository()).withTls(certificate, key);
         try (TestServer server = TestServer.start(options, java.net.http.HttpClient.newHttpClient())) {

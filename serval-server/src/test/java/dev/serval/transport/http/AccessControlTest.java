@@ -3,6 +3,7 @@ package dev.serval.transport.http;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.serval.server.ServerOptions;
+import dev.serval.testing.Certificates;
 import dev.serval.testing.Examples;
 import dev.serval.testing.Reply;
 import dev.serval.testing.TestServer;
@@ -13,7 +14,6 @@ import java.nio.file.Path;
 import java.security.KeyStore;
 import java.security.cert.CertificateFactory;
 import java.util.Optional;
-import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
 import org.junit.jupiter.api.Test;
@@ -56,15 +56,9 @@ class AccessControlTest {
 
     @Test
     void tls_servesOverHttpsWithPemCertificateAndKey(@TempDir Path dir) throws Exception {
-        Path certificate = dir.resolve("cert.pem");
-        Path key = dir.resolve("key.pem");
-        Process openssl = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                "-keyout", key.toString(), "-out", certificate.toString(), "-days", "2", "-subj", "/CN=localhost",
-                "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost")
-                .redirectErrorStream(true).start();
-        String output = new String(openssl.getInputStream().readAllBytes());
-        assertThat(openssl.waitFor(60, TimeUnit.SECONDS)).isTrue();
-        assertThat(openssl.exitValue()).as(output).isZero();
+        Certificates.Pair pair = Certificates.selfSigned(dir);
+        Path certificate = pair.certificate();
+        Path key = pair.key();
 
         ServerOptions options = ServerOptions.defaults(Examples.repository()).withTls(certificate, key);
         try (TestServer server = TestServer.start(options, HttpClient.newBuilder().sslContext(trusting(certificate)).build())) {

@@ -1,4 +1,4 @@
-package dev.serval.client;
+package dev.serval.testing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -7,18 +7,27 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
-/** Self-signed certificates for 127.0.0.1 and localhost, made with openssl. */
-final class Certificates {
+/** Self-signed certificates for 127.0.0.1 and localhost, made with openssl (the TLS tests of every module). */
+public final class Certificates {
     private Certificates() {
     }
 
     /** A PEM certificate and its PKCS#8 PEM key. */
-    record Pair(Path certificate, Path key) {
+    public record Pair(Path certificate, Path key) {
     }
 
-    static Pair selfSigned() throws IOException, InterruptedException {
-        Path dir = Files.createTempDirectory("serval-client-tls");
+    /** A fresh pair in a temporary folder, deleted when the JVM exits. */
+    public static Pair selfSigned() throws IOException, InterruptedException {
+        Path dir = Files.createTempDirectory("serval-tls");
         dir.toFile().deleteOnExit();
+        Pair pair = selfSigned(dir);
+        pair.certificate().toFile().deleteOnExit();
+        pair.key().toFile().deleteOnExit();
+        return pair;
+    }
+
+    /** A fresh pair written as {@code cert.pem} and {@code key.pem} in {@code dir}. */
+    public static Pair selfSigned(Path dir) throws IOException, InterruptedException {
         Path certificate = dir.resolve("cert.pem");
         Path key = dir.resolve("key.pem");
         Process openssl = new ProcessBuilder("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
@@ -28,8 +37,6 @@ final class Certificates {
         String output = new String(openssl.getInputStream().readAllBytes());
         assertThat(openssl.waitFor(60, TimeUnit.SECONDS)).isTrue();
         assertThat(openssl.exitValue()).as(output).isZero();
-        certificate.toFile().deleteOnExit();
-        key.toFile().deleteOnExit();
         return new Pair(certificate, key);
     }
 }
