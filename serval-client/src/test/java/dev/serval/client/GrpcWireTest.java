@@ -4,7 +4,6 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
-import dev.serval.testing.Certificates;
 import com.google.protobuf.ByteString;
 import dev.serval.client.ServalClientException.Status;
 import dev.serval.protocol.grpc.GRPCInferenceServiceGrpc;
@@ -22,6 +21,7 @@ import dev.serval.protocol.grpc.ServerMetadataRequest;
 import dev.serval.protocol.grpc.ServerMetadataResponse;
 import dev.serval.protocol.grpc.ServerReadyRequest;
 import dev.serval.protocol.grpc.ServerReadyResponse;
+import dev.serval.testing.Certificates;
 import io.grpc.Metadata;
 import io.grpc.Server;
 import io.grpc.ServerInterceptors;
