@@ -11,17 +11,10 @@ import dev.serval.api.InferenceRequest;
 import dev.serval.api.InferenceResponse;
 import dev.serval.api.Parameters;
 import dev.serval.api.ServalException;
-import dev.serval.api.Tensor;
-import dev.serval.api.TensorSpec;
 import dev.serval.metrics.ServalMetrics;
-import dev.serval.runtime.ModelLoadException;
-import dev.serval.runtime.ModelRuntime;
-import dev.serval.runtime.ModelSession;
-import dev.serval.runtime.RunControl;
-import dev.serval.runtime.SessionSettings;
-import dev.serval.runtime.onnx.OnnxBackend;
 import dev.serval.schedule.ModelScheduler;
 import dev.serval.testing.Examples;
+import dev.serval.testing.GatedRuntime;
 import io.prometheus.metrics.model.snapshots.DataPointSnapshot;
 import io.prometheus.metrics.model.snapshots.MetricSnapshot;
 import java.io.IOException;
@@ -67,7 +60,7 @@ class ModelRegistryLifecycleTest {
     @TempDir
     Path outside;
 
-    private final CountingRuntime runtime = new CountingRuntime();
+    private final GatedRuntime runtime = new GatedRuntime();
     private final ExecutorService threads = Executors.newCachedThreadPool();
     private final ServalMetrics metrics = ServalMetrics.withoutJvm();
     private ModelRegistry registry;
@@ -196,9 +189,9 @@ class ModelRegistryLifecycleTest {
         Files.writeString(root.resolve("m/config.yaml"), LATEST_ONE);
         start(ModelControl.explicit(List.of("m")));
         ModelVersion v1 = registry.resolve("m", null);
-        runtime.gate();
+        runtime.close("m");
         CompletableFuture<InferenceResponse> inFlight = CompletableFuture.supplyAsync(() -> v1.infer(flower("m")), threads);
-        runtime.awaitBlocked();
+        runtime.awaitBlocked("m");
 
         addVersion("m", 2, 2);
         CompletableFuture<List<ModelStatus>> load = CompletableFuture.supplyAsync(() -> registry.load("m"), threads);
@@ -210,7 +203,7 @@ class ModelRegistryLifecycleTest {
         assertThat(v1.leasesHeld()).isEqualTo(1);
         assertThat(load).isNotDone();
         // ... which finishes on the old version; only then does the old version close.
-        runtime.open();
+        runtime.open("m");
         assertAnswer(inFlight.get(30, TimeUnit.SECONDS), "1", V1_LOGITS);
         load.get(30, TimeUnit.SECONDS);
         assertThat(v1.isClosed()).isTrue();
@@ -251,10 +244,10 @@ class ModelRegistryLifecycleTest {
     void reload_unchangedFiles_keepsTheLoadedVersion() throws IOException {
         start(ModelControl.explicit(List.of("m")));
         ModelVersion before = registry.resolve("m", null);
-        int opened = runtime.opened.get();
+        int opened = runtime.opened();
         registry.load("m");
         assertThat(registry.resolve("m", null)).isSameAs(before);
-        assertThat(runtime.opened.get()).isEqualTo(opened);
+        assertThat(runtime.opened()).isEqualTo(opened);
     }
 
     private static void touch(Path file) throws IOException {
@@ -327,8 +320,8 @@ class ModelRegistryLifecycleTest {
     void warmup_runsBeforeTheVersionIsPublished() throws IOException {
         Files.writeString(root.resolve("m/config.yaml"), "warmup: {count: 3, batch_size: 2, data: ones}\n");
         start(ModelControl.explicit(List.of("m")));
-        assertThat(runtime.runs.get()).isEqualTo(3);
-        assertThat(runtime.lastRows).isEqualTo(2);
+        assertThat(runtime.runs("m")).hasSize(3);
+        assertThat(runtime.runs("m").getLast().rows()).isEqualTo(2);
         assertThat(row("m", "1")).isEqualTo("READY");
     }
 
@@ -338,16 +331,16 @@ class ModelRegistryLifecycleTest {
         start(ModelControl.explicit(List.of("m")));
         ModelVersion v1 = registry.resolve("m", null);
         addVersion("m", 2, 2);
-        runtime.gate();
+        runtime.close("m");
         CompletableFuture<List<ModelStatus>> load = CompletableFuture.supplyAsync(() -> registry.load("m"), threads);
-        runtime.awaitBlocked(); // version 2's warm-up run is held
+        runtime.awaitBlocked("m"); // version 2's warm-up run is held
 
         assertThat(row("m", "2")).isEqualTo("LOADING");
         assertThat(row("m", "1")).isEqualTo("READY");
         assertThat(registry.resolve("m", null)).isSameAs(v1);
         assertFails(ErrorCode.NOT_FOUND, () -> registry.resolve("m", "2"));
 
-        runtime.open();
+        runtime.open("m");
         assertThat(load.get(30, TimeUnit.SECONDS)).extracting(s -> s.version() + ":" + s.state()).containsExactly("2:READY");
         assertAnswer(registry.resolve("m", null).infer(flower("m")), "2", V2_LOGITS);
         assertThat(v1.isClosed()).isTrue();
@@ -384,11 +377,11 @@ class ModelRegistryLifecycleTest {
         Files.createSymbolicLink(root.resolve("linked"), outside.resolve("model"));
         Files.createDirectories(root.resolve("m/2"));
         Files.createSymbolicLink(root.resolve("m/2/model.onnx"), elsewhere.resolve("model.onnx"));
-        int opened = runtime.opened.get();
+        int opened = runtime.opened();
 
         assertFails(ErrorCode.INVALID_ARGUMENT, () -> registry.load("linked")).hasMessageContaining("outside the model repository");
         assertFails(ErrorCode.INVALID_ARGUMENT, () -> registry.load("m")).hasMessageContaining("outside the model repository");
-        assertThat(runtime.opened.get()).isEqualTo(opened);
+        assertThat(runtime.opened()).isEqualTo(opened);
         assertAnswer(registry.resolve("m", null).infer(flower("m")), "1", V1_LOGITS);
     }
 
@@ -486,82 +479,5 @@ class ModelRegistryLifecycleTest {
         assertThat(failures.get()).isZero();
         assertThat(answered.get()).isPositive();
         assertThat(registry.index()).extracting(s -> s.version() + ":" + s.state()).containsExactly("11:READY");
-    }
-
-    /** ONNX Runtime that counts opens and runs, and can hold runs at a gate. */
-    private static final class CountingRuntime implements ModelRuntime {
-        private final OnnxBackend onnx = new OnnxBackend();
-        final AtomicInteger opened = new AtomicInteger();
-        final AtomicInteger runs = new AtomicInteger();
-        volatile long lastRows;
-        private volatile CountDownLatch gate;
-        private volatile CountDownLatch blocked;
-
-        void gate() {
-            blocked = new CountDownLatch(1);
-            gate = new CountDownLatch(1);
-        }
-
-        void awaitBlocked() throws InterruptedException {
-            assertThat(blocked.await(30, TimeUnit.SECONDS)).as("a run reached the gate").isTrue();
-        }
-
-        void open() {
-            CountDownLatch g = gate;
-            gate = null;
-            if (g != null) {
-                g.countDown();
-            }
-        }
-
-        @Override
-        public String platform() {
-            return onnx.platform();
-        }
-
-        @Override
-        public ModelSession open(Path modelFile, SessionSettings settings) throws ModelLoadException {
-            ModelSession session = onnx.open(modelFile, settings);
-            opened.incrementAndGet();
-            return new ModelSession() {
-                @Override
-                public List<TensorSpec> inputs() {
-                    return session.inputs();
-                }
-
-                @Override
-                public List<TensorSpec> outputs() {
-                    return session.outputs();
-                }
-
-                @Override
-                public List<Tensor> run(List<Tensor> inputs, List<String> outputNames, RunControl control) {
-                    runs.incrementAndGet();
-                    lastRows = inputs.get(0).shape()[0];
-                    CountDownLatch g = gate;
-                    if (g != null) {
-                        blocked.countDown();
-                        try {
-                            g.await();
-                        } catch (InterruptedException e) {
-                            Thread.currentThread().interrupt();
-                            throw new IllegalStateException(e);
-                        }
-                    }
-                    return session.run(inputs, outputNames, control);
-                }
-
-                @Override
-                public void close() {
-                    session.close();
-                }
-            };
-        }
-
-        @Override
-        public void close() {
-            open();
-            onnx.close();
-        }
     }
 }

@@ -16,6 +16,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * ONNX Runtime with a gate in front of each model's runs: while a model's gate is closed its runs
@@ -39,6 +40,7 @@ public final class GatedRuntime implements ModelRuntime {
     private final OnnxBackend onnx = new OnnxBackend();
     private final Map<String, Gate> gates = new ConcurrentHashMap<>();
     private final ConcurrentLinkedQueue<Run> runs = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger opened = new AtomicInteger();
 
     /** Runs of {@code model} from now on wait until {@link #open(String)}. */
     public void close(String model) {
@@ -61,6 +63,11 @@ public final class GatedRuntime implements ModelRuntime {
         }
     }
 
+    /** Sessions opened so far, of every model. */
+    public int opened() {
+        return opened.get();
+    }
+
     /** The runs of {@code model} so far, in the order they started. */
     public List<Run> runs(String model) {
         return runs.stream().filter(run -> run.model().equals(model)).toList();
@@ -74,6 +81,7 @@ public final class GatedRuntime implements ModelRuntime {
     @Override
     public ModelSession open(Path modelFile, SessionSettings settings) throws ModelLoadException {
         ModelSession session = onnx.open(modelFile, settings);
+        opened.incrementAndGet();
         String model = modelFile.getParent().getParent().getFileName().toString();
         return new ModelSession() {
             @Override
