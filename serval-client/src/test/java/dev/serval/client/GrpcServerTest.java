@@ -5,82 +5,27 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import dev.serval.client.ServalClientException.Status;
 import dev.serval.server.ServalServer;
-import dev.serval.testing.Examples;
-import java.util.List;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The client over gRPC against a real Serval: health, metadata, the reference outputs, the same
  * bytes as over JSON, and the same errors.
  */
-class GrpcServerTest {
-    private static ServalServer bundled;
-    private static ServalServer testModels;
-    private static ServalClient json;
-    private static ServalClient grpc;
-    private static ServalClient testJson;
-    private static ServalClient testGrpc;
-
-    @BeforeAll
-    static void start() {
-        bundled = TestServers.startWithGrpc(Examples.repository());
-        testModels = TestServers.startWithGrpc(Examples.testRepository());
-        json = ServalClient.rest(TestServers.http(bundled));
-        grpc = ServalClient.grpc("127.0.0.1", TestServers.grpcPort(bundled));
-        testJson = ServalClient.rest(TestServers.http(testModels));
-        testGrpc = ServalClient.grpc("127.0.0.1", TestServers.grpcPort(testModels));
-    }
-
-    @AfterAll
-    static void stop() {
-        for (AutoCloseable closeable : new AutoCloseable[] {json, grpc, testJson, testGrpc, bundled, testModels}) {
-            try {
-                if (closeable != null) {
-                    closeable.close();
-                }
-            } catch (Exception e) {
-                throw new IllegalStateException(e);
-            }
-        }
-    }
-
-    static List<References.Case> iris() {
-        return References.cases("iris");
-    }
-
-    static List<References.Case> datatypes() {
-        return References.cases("datatypes");
+class GrpcServerTest extends ServerWireTest {
+    @Override
+    ServalClient connect(ServalServer server) {
+        return ServalClient.grpc("127.0.0.1", server.grpcPort());
     }
 
     @Test
     void healthAndMetadata_matchRest() {
-        assertThat(grpc.live()).isTrue();
-        assertThat(grpc.ready()).isTrue();
-        assertThat(grpc.modelReady("iris")).isTrue();
-        assertThat(grpc.modelReady("iris", "1")).isTrue();
-        assertThat(grpc.serverMetadata()).isEqualTo(json.serverMetadata());
-        assertThat(grpc.modelMetadata("iris")).isEqualTo(json.modelMetadata("iris"));
-        assertThat(testGrpc.modelMetadata("datatypes", "1")).isEqualTo(testJson.modelMetadata("datatypes", "1"));
-    }
-
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("iris")
-    void infer_irisMatchesReferencesAndJsonBitForBit(References.Case reference) {
-        InferResult result = grpc.infer(reference.inferRequest());
-        References.assertMatches(reference, result);
-        References.assertIdentical(result, json.infer(reference.inferRequest()));
-    }
-
-    @ParameterizedTest(name = "{0}")
-    @MethodSource("datatypes")
-    void infer_everyDatatypeMatchesReferencesAndJsonBitForBit(References.Case reference) {
-        InferResult result = testGrpc.infer(reference.inferRequest());
-        References.assertMatches(reference, result);
-        References.assertIdentical(result, testJson.infer(reference.inferRequest()));
+        assertThat(wire.live()).isTrue();
+        assertThat(wire.ready()).isTrue();
+        assertThat(wire.modelReady("iris")).isTrue();
+        assertThat(wire.modelReady("iris", "1")).isTrue();
+        assertThat(wire.serverMetadata()).isEqualTo(json.serverMetadata());
+        assertThat(wire.modelMetadata("iris")).isEqualTo(json.modelMetadata("iris"));
+        assertThat(testWire.modelMetadata("datatypes", "1")).isEqualTo(testJson.modelMetadata("datatypes", "1"));
     }
 
     @Test
@@ -91,7 +36,7 @@ class GrpcServerTest {
                 .output("logits")
                 .priority(1)
                 .build();
-        InferResult result = grpc.infer(request);
+        InferResult result = wire.infer(request);
         assertThat(result.id()).contains("g1");
         References.assertIdentical(result, json.infer(request));
     }
@@ -100,17 +45,17 @@ class GrpcServerTest {
     void errors_haveTheSameStatusAndMessageAsOverRest() {
         InferRequest wrongShape = InferRequest.builder("iris")
                 .input(InferInput.fp32("input", new long[] {1, 3}, new float[] {1, 2, 3})).build();
-        ServalClientException e = catchThrowableOfType(ServalClientException.class, () -> grpc.infer(wrongShape));
+        ServalClientException e = catchThrowableOfType(ServalClientException.class, () -> wire.infer(wrongShape));
         assertThat(e.status()).isEqualTo(Status.INVALID_ARGUMENT);
         assertThat(e.getMessage()).isEqualTo("input 'input' has shape [1,3] but model 'iris' expects [-1,4]");
 
         InferRequest unknown = InferRequest.builder("no_such_model")
                 .input(InferInput.fp32("input", new long[] {1}, new float[] {1})).build();
-        ServalClientException missing = catchThrowableOfType(ServalClientException.class, () -> grpc.infer(unknown));
+        ServalClientException missing = catchThrowableOfType(ServalClientException.class, () -> wire.infer(unknown));
         assertThat(missing.status()).isEqualTo(Status.NOT_FOUND);
         assertThat(missing.getMessage()).isEqualTo(
                 catchThrowableOfType(ServalClientException.class, () -> json.infer(unknown)).getMessage());
-        ServalClientException metadata = catchThrowableOfType(ServalClientException.class, () -> grpc.modelMetadata("no_such_model"));
+        ServalClientException metadata = catchThrowableOfType(ServalClientException.class, () -> wire.modelMetadata("no_such_model"));
         assertThat(metadata.status()).isEqualTo(Status.NOT_FOUND);
     }
 }

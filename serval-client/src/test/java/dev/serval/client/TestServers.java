@@ -41,12 +41,4 @@ final class TestServers {
         return URI.create("http://127.0.0.1:" + server.httpPort());
     }
 
-    /** A server with its gRPC transport on a free port as well. */
-    static ServalServer startWithGrpc(Path repository) {
-        return start(repository);
-    }
-
-    static int grpcPort(ServalServer server) {
-        return server.grpcPort();
-    }
 }
