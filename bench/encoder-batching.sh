@@ -51,12 +51,7 @@ for batch in $SERVED_BATCHES; do
     limit "$batch" --write-json "$WORK/encoder_b$batch.json" 2>/dev/null
 done
 
-RUN="$WORK/results/encoder-batching-$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$RUN"
-trap stop_started EXIT
-wait_quiet
-{ machine_info; code_info; } > "$RUN/machine.txt"
-start_load_monitor "$RUN/load.log"
+begin_run encoder-batching
 {
   echo "model: $(realpath --relative-to="$ROOT" "$ENCODER") ($(stat -c %s "$ENCODER") bytes), seq 128, output pooled only"
   echo "config.yaml: $(tr '\n' ' ' < "$REPO/encoder/config.yaml")"

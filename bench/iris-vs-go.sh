@@ -41,12 +41,7 @@ ensure_go_peer
 BODY="$WORK/iris.json"
 for port in "$GO_PORT" "$SERVAL_PORT"; do port_free "$port" || die "port $port is in use (set BENCH_GO_PORT / BENCH_SERVAL_PORT)"; done
 
-RUN="$WORK/results/iris-vs-go-$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$RUN"
-trap stop_started EXIT
-wait_quiet
-machine_info > "$RUN/machine.txt"
-start_load_monitor "$RUN/load.log"
+begin_run iris-vs-go
 {
   echo "go peer: bench/peers/go, GOMAXPROCS default (1 under the pin), GET /predict"
   echo "serval: ./serval serve --threads 1 (bundled example repository), JVM flags of ./serval (its command line is below), POST /v2/models/iris/infer"

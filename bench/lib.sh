@@ -466,3 +466,15 @@ machine_footer() {
   echo "    load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "    $(load_report "$1/load.log")"
 }
+
+# begin_run NAME: the results folder RUN=bench/work/results/NAME-<time>, the processes started
+# stopped on exit, a quiet machine waited for, machine.txt begun (the machine and the code measured)
+# and the load monitor started. Every script's opening, in one place.
+begin_run() {
+  RUN="$WORK/results/$1-$(date +%Y%m%d-%H%M%S)"
+  mkdir -p "$RUN"
+  trap stop_started EXIT
+  wait_quiet
+  { machine_info; code_info; } > "$RUN/machine.txt"
+  start_load_monitor "$RUN/load.log"
+}

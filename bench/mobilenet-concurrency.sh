@@ -55,12 +55,7 @@ model_repo "$REPO" mobilenet_v2 "$MOBILENET" "max_batch_size: 32
 dynamic_batching:
   max_queue_size: 4096"
 
-RUN="$WORK/results/mobilenet-concurrency-$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$RUN"
-trap stop_started EXIT
-wait_quiet
-{ machine_info; code_info; } > "$RUN/machine.txt"
-start_load_monitor "$RUN/load.log"
+begin_run mobilenet-concurrency
 {
   echo "model: $(realpath --relative-to="$ROOT" "$MOBILENET") ($(stat -c %s "$MOBILENET") bytes); body $(realpath --relative-to="$ROOT" "$BODY") ($(stat -c %s "$BODY") bytes)"
   echo "config.yaml: $(tr '\n' ' ' < "$REPO/mobilenet_v2/config.yaml")"

@@ -52,12 +52,7 @@ if ! cmp -s "$MOBILENET" "$REPO/mobilenet_v2/1/model.onnx"; then
   ln "$MOBILENET" "$REPO/mobilenet_v2/1/model.onnx" 2>/dev/null || cp "$MOBILENET" "$REPO/mobilenet_v2/1/model.onnx"
 fi
 
-RUN="$WORK/results/mobilenet-overhead-$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$RUN"
-trap stop_started EXIT
-wait_quiet
-machine_info > "$RUN/machine.txt"
-start_load_monitor "$RUN/load.log"
+begin_run mobilenet-overhead
 {
   echo "model: $(realpath --relative-to="$ROOT" "$MOBILENET") ($(stat -c %s "$MOBILENET") bytes), batch 1, input [1,3,224,224] FP32"
   echo "body: $(realpath --relative-to="$ROOT" "$BODY") ($(stat -c %s "$BODY") bytes)"

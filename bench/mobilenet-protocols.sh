@@ -55,12 +55,7 @@ REPO="$WORK/repo-mobilenet"
 model_repo "$REPO" mobilenet_v2 "$MOBILENET"
 for port in "$GRPC_PORT" "$PEER_PORT"; do port_free "$port" || die "port $port is in use (set BENCH_SERVAL_PORT)"; done
 
-RUN="$WORK/results/mobilenet-protocols-$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$RUN"
-trap stop_started EXIT
-wait_quiet
-machine_info > "$RUN/machine.txt"
-start_load_monitor "$RUN/load.log"
+begin_run mobilenet-protocols
 
 BENCH_SERVE_OPTS="$BENCH_SERVE_OPTS --grpc-port $GRPC_PORT"
 log "starting Serval on core $SERVER_CORE (HTTP $SERVAL_PORT, gRPC $GRPC_PORT)"

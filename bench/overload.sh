@@ -45,12 +45,7 @@ model_repo "$REPO" mobilenet_v2 "$MOBILENET" "max_batch_size: 32
 dynamic_batching:
   max_queue_size: $QUEUE"
 
-RUN="$WORK/results/overload-$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$RUN"
-trap stop_started EXIT
-wait_quiet
-{ machine_info; code_info; } > "$RUN/machine.txt"
-start_load_monitor "$RUN/load.log"
+begin_run overload
 {
   echo "model: $(realpath --relative-to="$ROOT" "$MOBILENET"); body $(realpath --relative-to="$ROOT" "$BODY") ($(stat -c %s "$BODY") bytes, parameters.timeout $TIMEOUT_US us)"
   echo "config.yaml: $(tr '\n' ' ' < "$REPO/mobilenet_v2/config.yaml")"

@@ -26,12 +26,7 @@ find_jdk
 ensure_built
 "$BENCH/make-bodies.py"
 BODY="$WORK/iris.json"
-RUN="$WORK/results/serval-heap-$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$RUN"
-trap stop_started EXIT
-wait_quiet
-machine_info > "$RUN/machine.txt"
-start_load_monitor "$RUN/load.log"
+begin_run serval-heap
 
 declare -A PID PORT
 port=18020

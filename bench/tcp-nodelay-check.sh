@@ -27,12 +27,7 @@ ensure_built
 "$BENCH/make-bodies.py"
 BODY="$WORK/mobilenet_b1.json"
 CP="$BENCH_JAR:$ROOT/serval-bench/target/lib/*"
-RUN="$WORK/results/tcp-nodelay-check-$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$RUN"
-trap stop_started EXIT
-wait_quiet
-machine_info > "$RUN/machine.txt"
-start_load_monitor "$RUN/load.log"
+begin_run tcp-nodelay-check
 
 ROWS="$RUN/rows.tsv"
 : > "$ROWS"
