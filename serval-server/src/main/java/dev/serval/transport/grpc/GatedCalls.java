@@ -12,10 +12,10 @@ import io.grpc.Status;
 import java.util.Set;
 
 /**
- * Passes the calls that do work (ModelInfer, and anything not read-only) through the server's
- * {@link RequestGate}: refused with UNAVAILABLE once the server shuts down, counted until they end
- * otherwise. Health and metadata calls are never gated: probes must keep working while the server
- * drains.
+ * Passes the calls that do work (ModelInfer, RepositoryModelLoad and RepositoryModelUnload:
+ * anything not read-only) through the server's {@link RequestGate}: refused with UNAVAILABLE once
+ * the server shuts down, counted until they end otherwise. Health, metadata and the repository
+ * index are never gated: probes must keep working while the server drains.
  *
  * <p>A unary call's handler runs in {@code onHalfClose}; that is where the call's thread is bound to
  * its pass, so that a shutdown out of time can interrupt its wait for the model. The pass closes
@@ -28,7 +28,8 @@ final class GatedCalls implements ServerInterceptor {
             GRPCInferenceServiceGrpc.getServerReadyMethod().getFullMethodName(),
             GRPCInferenceServiceGrpc.getModelReadyMethod().getFullMethodName(),
             GRPCInferenceServiceGrpc.getServerMetadataMethod().getFullMethodName(),
-            GRPCInferenceServiceGrpc.getModelMetadataMethod().getFullMethodName());
+            GRPCInferenceServiceGrpc.getModelMetadataMethod().getFullMethodName(),
+            GRPCInferenceServiceGrpc.getRepositoryIndexMethod().getFullMethodName());
 
     private final RequestGate gate;
 

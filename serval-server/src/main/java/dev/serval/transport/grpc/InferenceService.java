@@ -15,6 +15,12 @@ import dev.serval.protocol.grpc.ModelMetadataRequest;
 import dev.serval.protocol.grpc.ModelMetadataResponse;
 import dev.serval.protocol.grpc.ModelReadyRequest;
 import dev.serval.protocol.grpc.ModelReadyResponse;
+import dev.serval.protocol.grpc.RepositoryIndexRequest;
+import dev.serval.protocol.grpc.RepositoryIndexResponse;
+import dev.serval.protocol.grpc.RepositoryModelLoadRequest;
+import dev.serval.protocol.grpc.RepositoryModelLoadResponse;
+import dev.serval.protocol.grpc.RepositoryModelUnloadRequest;
+import dev.serval.protocol.grpc.RepositoryModelUnloadResponse;
 import dev.serval.protocol.grpc.ServerLiveRequest;
 import dev.serval.protocol.grpc.ServerLiveResponse;
 import dev.serval.protocol.grpc.ServerMetadataRequest;
@@ -39,7 +45,8 @@ import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
 /**
- * The Open Inference Protocol's gRPC service, {@code inference.GRPCInferenceService}.
+ * The Open Inference Protocol's gRPC service, {@code inference.GRPCInferenceService}, with
+ * Triton's model repository calls ({@link RepositoryCalls}).
  *
  * <p>Handlers run on the transport's virtual threads and block: inference resolves the model,
  * announces the request to the model's batcher (a full queue is refused before the tensors are
@@ -58,12 +65,14 @@ final class InferenceService implements GRPCInferenceServiceGrpc.AsyncService {
     private final ServerMetadata server;
     private final BooleanSupplier ready;
     private final AliasingMarshaller marshaller;
+    private final RepositoryCalls repository;
 
     InferenceService(ModelRegistry registry, ServerMetadata server, BooleanSupplier ready, BodyArrays arrays) {
         this.registry = registry;
         this.server = server;
         this.ready = ready;
         this.marshaller = new AliasingMarshaller(arrays);
+        this.repository = new RepositoryCalls(registry);
     }
 
     /**
@@ -144,6 +153,23 @@ final class InferenceService implements GRPCInferenceServiceGrpc.AsyncService {
                 tensor.addShape(dim);
             }
         }
+    }
+
+    @Override
+    public void repositoryIndex(RepositoryIndexRequest request, StreamObserver<RepositoryIndexResponse> out) {
+        respond(out, () -> repository.index(request));
+    }
+
+    @Override
+    public void repositoryModelLoad(RepositoryModelLoadRequest request,
+                                    StreamObserver<RepositoryModelLoadResponse> out) {
+        respond(out, () -> repository.load(request));
+    }
+
+    @Override
+    public void repositoryModelUnload(RepositoryModelUnloadRequest request,
+                                      StreamObserver<RepositoryModelUnloadResponse> out) {
+        respond(out, () -> repository.unload(request));
     }
 
     /**
