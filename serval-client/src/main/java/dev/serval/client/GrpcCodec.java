@@ -7,6 +7,7 @@ import dev.serval.protocol.grpc.InferTensorContents;
 import dev.serval.protocol.grpc.ModelInferRequest;
 import dev.serval.protocol.grpc.ModelInferResponse;
 import dev.serval.protocol.grpc.ModelMetadataResponse;
+import dev.serval.protocol.grpc.RepositoryIndexResponse;
 import dev.serval.protocol.grpc.ServerMetadataResponse;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -197,6 +198,14 @@ final class GrpcCodec {
     static ModelMetadata decodeModel(ModelMetadataResponse response) {
         return new ModelMetadata(response.getName(), response.getVersionsList(), response.getPlatform(),
                 tensors(response.getInputsList(), "input"), tensors(response.getOutputsList(), "output"));
+    }
+
+    static List<ModelIndexEntry> decodeIndex(RepositoryIndexResponse response) {
+        List<ModelIndexEntry> rows = new ArrayList<>(response.getModelsCount());
+        for (RepositoryIndexResponse.ModelIndex row : response.getModelsList()) {
+            rows.add(new ModelIndexEntry(row.getName(), row.getVersion(), row.getState(), row.getReason()));
+        }
+        return rows;
     }
 
     private static List<ModelMetadata.Tensor> tensors(List<ModelMetadataResponse.TensorMetadata> list, String kind) {

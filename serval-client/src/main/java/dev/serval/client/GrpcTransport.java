@@ -3,6 +3,9 @@ package dev.serval.client;
 import dev.serval.protocol.grpc.GRPCInferenceServiceGrpc;
 import dev.serval.protocol.grpc.ModelMetadataRequest;
 import dev.serval.protocol.grpc.ModelReadyRequest;
+import dev.serval.protocol.grpc.RepositoryIndexRequest;
+import dev.serval.protocol.grpc.RepositoryModelLoadRequest;
+import dev.serval.protocol.grpc.RepositoryModelUnloadRequest;
 import dev.serval.protocol.grpc.ServerLiveRequest;
 import dev.serval.protocol.grpc.ServerMetadataRequest;
 import dev.serval.protocol.grpc.ServerReadyRequest;
@@ -18,6 +21,7 @@ import io.grpc.stub.MetadataUtils;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
@@ -98,6 +102,23 @@ final class GrpcTransport implements Transport {
     @Override
     public InferResult infer(InferRequest request, Duration timeout) {
         return GrpcCodec.decodeInfer(call(timeout, s -> s.modelInfer(GrpcCodec.encode(request))));
+    }
+
+    @Override
+    public List<ModelIndexEntry> repositoryIndex(Duration timeout) {
+        return GrpcCodec.decodeIndex(call(timeout, s -> s.repositoryIndex(RepositoryIndexRequest.getDefaultInstance())));
+    }
+
+    @Override
+    public void loadModel(String model, Duration timeout) {
+        RepositoryModelLoadRequest request = RepositoryModelLoadRequest.newBuilder().setModelName(model).build();
+        call(timeout, s -> s.repositoryModelLoad(request));
+    }
+
+    @Override
+    public void unloadModel(String model, Duration timeout) {
+        RepositoryModelUnloadRequest request = RepositoryModelUnloadRequest.newBuilder().setModelName(model).build();
+        call(timeout, s -> s.repositoryModelUnload(request));
     }
 
     private <T> T call(Duration timeout, Function<GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub, T> rpc) {

@@ -679,6 +679,40 @@ final class JsonCodec {
         return tensors;
     }
 
+    /** Triton's repository index: an array of {@code {"name", "version"?, "state", "reason"?}}. */
+    static List<ModelIndexEntry> decodeIndex(byte[] body) {
+        JsonNode root;
+        try {
+            root = TREES.readTree(body);
+        } catch (IOException e) {
+            throw Errors.invalidResponse("the repository index is not JSON: " + e.getMessage(), e);
+        }
+        if (root == null || !root.isArray()) {
+            throw Errors.invalidResponse("the repository index is not a JSON array", null);
+        }
+        List<ModelIndexEntry> rows = new ArrayList<>(root.size());
+        for (JsonNode row : root) {
+            String where = "repository index row " + rows.size();
+            if (!row.isObject()) {
+                throw Errors.invalidResponse(where + " is not a JSON object", null);
+            }
+            rows.add(new ModelIndexEntry(text(row, "name", where), optionalText(row, "version", where),
+                    text(row, "state", where), optionalText(row, "reason", where)));
+        }
+        return rows;
+    }
+
+    private static String optionalText(JsonNode node, String field, String where) {
+        JsonNode value = node.get(field);
+        if (value == null || value.isNull()) {
+            return "";
+        }
+        if (!value.isTextual()) {
+            throw Errors.invalidResponse(where + " has '" + field + "' " + value + ", expected a string", null);
+        }
+        return value.asText();
+    }
+
     private static JsonNode tree(byte[] body, String what) {
         try {
             JsonNode root = TREES.readTree(body);

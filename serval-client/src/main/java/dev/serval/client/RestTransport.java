@@ -8,6 +8,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
 import javax.net.ssl.SSLContext;
@@ -91,6 +92,28 @@ final class RestTransport implements Transport {
         return JsonCodec.decodeInfer(bytes, (int) length);
     }
 
+    @Override
+    public List<ModelIndexEntry> repositoryIndex(Duration timeout) {
+        return JsonCodec.decodeIndex(ok(post("v2/repository/index", timeout)));
+    }
+
+    @Override
+    public void loadModel(String model, Duration timeout) {
+        ok(post("v2/repository/models/" + segment(model) + "/load", timeout));
+    }
+
+    @Override
+    public void unloadModel(String model, Duration timeout) {
+        ok(post("v2/repository/models/" + segment(model) + "/unload", timeout));
+    }
+
+    /** A repository call: POST with an empty JSON object (no parameters; the index of every model). */
+    private HttpResponse<byte[]> post(String path, Duration timeout) {
+        HttpRequest request = request(path, timeout).header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{}")).build();
+        return send(request, "POST /" + path);
+    }
+
     private HttpResponse<byte[]> get(String path, Duration timeout) {
         return send(request(path, timeout).GET().build(), "GET /" + path);
     }
@@ -136,7 +159,14 @@ final class RestTransport implements Transport {
         return version == null ? path : path + "/versions/" + segment(version);
     }
 
+    /**
+     * One path segment, percent-encoded; "." and ".." too, which would otherwise be resolved away
+     * and send the request to another path (the server then judges the name).
+     */
     private static String segment(String text) {
+        if (text.equals(".") || text.equals("..")) {
+            return text.replace(".", "%2E");
+        }
         return URLEncoder.encode(text, StandardCharsets.UTF_8).replace("+", "%20");
     }
 

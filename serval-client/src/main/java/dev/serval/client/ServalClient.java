@@ -11,6 +11,7 @@ import java.security.KeyStore;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -121,6 +122,53 @@ public final class ServalClient implements AutoCloseable {
     /** {@link #infer(InferRequest)} bounded by {@code timeout} instead of the client's default. */
     public InferResult infer(InferRequest request, Duration timeout) {
         return transport().infer(Objects.requireNonNull(request, "request"), positive(timeout, "timeout"));
+    }
+
+    /**
+     * The server's model repository index (Triton's model repository extension): every model it
+     * knows, loaded or not, and each version's state with the reason, if any. A server with an
+     * admin token wants it here ({@link Builder#bearerToken}).
+     *
+     * @throws ServalClientException UNAUTHENTICATED or PERMISSION_DENIED without the admin token,
+     *                               or any failure of the call
+     */
+    public List<ModelIndexEntry> repositoryIndex() {
+        return List.copyOf(transport().repositoryIndex(timeout));
+    }
+
+    /**
+     * Loads {@code model} from the server's repository, or reloads it (Triton's model repository
+     * extension), and returns once it serves. Serval does this in {@code explicit} model control
+     * mode, with the admin token; a failed load leaves what served before serving.
+     *
+     * @throws IllegalArgumentException if {@code model} is empty
+     * @throws ServalClientException    INVALID_ARGUMENT when the server refuses the name or the
+     *                                  control mode, or the model failed to load (the message gives
+     *                                  the reasons); NOT_FOUND when the repository has no such model;
+     *                                  UNAUTHENTICATED / PERMISSION_DENIED without the admin token
+     */
+    public void loadModel(String model) {
+        transport().loadModel(modelName(model), timeout);
+    }
+
+    /**
+     * Unloads {@code model} (Triton's model repository extension): new requests are refused at
+     * once, requests already running finish. Unloading a model that is not loaded does nothing.
+     *
+     * @throws IllegalArgumentException if {@code model} is empty
+     * @throws ServalClientException    as {@link #loadModel}; NOT_FOUND for a model the server does
+     *                                  not know
+     */
+    public void unloadModel(String model) {
+        transport().unloadModel(modelName(model), timeout);
+    }
+
+    private static String modelName(String model) {
+        Objects.requireNonNull(model, "model");
+        if (model.isEmpty()) {
+            throw new IllegalArgumentException("the model name must not be empty");
+        }
+        return model;
     }
 
     private Transport transport() {

@@ -1,6 +1,7 @@
 package dev.serval.client;
 
 import java.time.Duration;
+import java.util.List;
 
 /**
  * One wire's implementation of the client's operations. Implementations are thread-safe, map every
@@ -21,6 +22,15 @@ sealed interface Transport extends AutoCloseable permits RestTransport, GrpcTran
     boolean modelReady(String model, String version, Duration timeout);
 
     InferResult infer(InferRequest request, Duration timeout);
+
+    /** Triton's repository index: every row, ready or not. */
+    List<ModelIndexEntry> repositoryIndex(Duration timeout);
+
+    /** Triton's repository load, without parameters; returns once the model serves or has failed. */
+    void loadModel(String model, Duration timeout);
+
+    /** Triton's repository unload, without parameters. */
+    void unloadModel(String model, Duration timeout);
 
     @Override
     void close();

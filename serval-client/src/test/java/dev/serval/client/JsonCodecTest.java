@@ -109,6 +109,24 @@ class JsonCodecTest {
     }
 
     @Test
+    void decodeIndex_readsAbsentFieldsAsEmpty_andRefusesOtherShapes() {
+        assertThat(JsonCodec.decodeIndex(("[{\"name\":\"m\",\"version\":\"1\",\"state\":\"READY\"},"
+                + "{\"name\":\"n\",\"state\":\"UNAVAILABLE\",\"reason\":\"unloaded\",\"extra\":[1]}]").getBytes(UTF_8)))
+                .containsExactly(new ModelIndexEntry("m", "1", "READY", ""), new ModelIndexEntry("n", "", "UNAVAILABLE", "unloaded"));
+        for (String[] bad : new String[][] {
+                {"{\"name\":\"m\"}", "not a JSON array"},
+                {"[\"m\"]", "row 0 is not a JSON object"},
+                {"[{\"name\":\"m\",\"version\":1,\"state\":\"READY\"}]", "row 0 has 'version' 1, expected a string"},
+                {"[{\"name\":\"m\"}]", "row 0 has no string 'state'"},
+                {"[{\"name\":", "not JSON"}}) {
+            ServalClientException e = catchThrowableOfType(ServalClientException.class,
+                    () -> JsonCodec.decodeIndex(bad[0].getBytes(UTF_8)));
+            assertThat(e.status()).as(bad[0]).isEqualTo(Status.INVALID_RESPONSE);
+            assertThat(e.getMessage()).as(bad[0]).contains(bad[1]);
+        }
+    }
+
+    @Test
     void outputs_refuseReadersOfTheWrongType() {
         InferOutput y = decode("{\"model_name\":\"m\",\"outputs\":[{\"name\":\"y\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1]}]}")
                 .output("y");
