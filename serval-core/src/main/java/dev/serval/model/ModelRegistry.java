@@ -1,6 +1,5 @@
 package dev.serval.model;
 
-import dev.serval.api.ErrorCode;
 import dev.serval.api.ServalException;
 import dev.serval.metrics.ServalMetrics;
 import dev.serval.runtime.ModelRuntime;
@@ -18,11 +17,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.SortedSet;
 import java.util.TreeMap;
-import java.util.concurrent.Callable;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Future;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -37,11 +32,12 @@ import org.slf4j.LoggerFactory;
  * <p>A model or version that fails to load is kept in the index with its reason and never serves;
  * the others serve normally. When a request names no version, the highest ready version answers.
  *
- * <p>Design note. Requests read the registry with one volatile read of an immutable map
- * ({@link #resolve}): no lock on the hot path. Every change (start, load, unload, poll) runs on
- * one platform thread, the lifecycle thread, so changes never race each other and a change is
- * simple: load and warm up the new versions beside the serving ones (no request can reach them),
- * publish a new map in one write (traffic moves), then retire what the new map no longer holds.
+ * <p>Design note. Requests read the registry with one volatile read of an immutable map of
+ * {@link ServedModel}s ({@link #resolve}): no lock on the hot path. Every change (start, load,
+ * unload, poll) runs on one platform thread, the {@link LifecycleThread}, so changes never race
+ * each other and a change is simple: load and warm up the new versions beside the serving ones
+ * (no request can reach them), publish a new map in one write (traffic moves), then retire what
+ * the new map no longer holds.
  * Retiring waits until no request still uses the old version (see {@link ModelVersion}'s
  * leases) and only then closes its scheduler and session, so a swap fails no request and frees
  * the old version's native memory. A version that fails to load or warm up is never published:
@@ -62,45 +58,13 @@ public final class ModelRegistry implements AutoCloseable {
     private final ModelControl control;
     private final ScheduledExecutorService deadlines;
     private final VersionLoader loader;
-    /** The single writer: every load, unload and poll runs here, one at a time. */
-    private final ScheduledThreadPoolExecutor lifecycle;
+    /** The single writer: every load, unload and poll runs there, one at a time. */
+    private final LifecycleThread lifecycle;
     private final Map<String, ModelConfig.Fallback> fallbacks = new ConcurrentHashMap<>();
     /** Versions being loaded now, "name:version", for the index. */
     private final Set<String> loading = ConcurrentHashMap.newKeySet();
     /** Written by the lifecycle thread only; immutable, sorted by name. */
-    private volatile Map<String, Model> models = Map.of();
-    private volatile boolean closed;
-
-    /**
-     * A model as requests see it. Immutable.
-     *
-     * @param ready        versions that serve, by number
-     * @param problems     rows for what the last load could not do (UNAVAILABLE, or READY with a
-     *                     reason when a reload failed and the version loaded before serves on)
-     * @param notLoaded    why the model is known but not loaded (unloaded, or not yet loaded in
-     *                     explicit mode); empty for a loaded model
-     * @param stamp        the files as of the last load attempt, null when not loaded
-     * @param keptServing  true when the last load failed but versions loaded before serve on
-     */
-    private record Model(String name, NavigableMap<Long, ModelVersion> ready, List<ModelStatus> problems,
-                         Optional<String> notLoaded, ModelRepository.Stamp stamp, boolean keptServing) {
-
-        static Model absent(String name, String reason) {
-            return new Model(name, Collections.emptyNavigableMap(), List.of(), Optional.of(reason), null, false);
-        }
-
-        List<String> readyVersions() {
-            return ready.keySet().stream().map(String::valueOf).toList();
-        }
-
-        ModelVersion defaultVersion() {
-            return ready.isEmpty() ? null : ready.lastEntry().getValue();
-        }
-
-        boolean unavailable() {
-            return problems.stream().anyMatch(row -> !row.isReady());
-        }
-    }
+    private volatile Map<String, ServedModel> models = Map.of();
 
     private ModelRegistry(ModelRepository repository, ModelRuntime runtime, RegistryOptions options,
                           ServalMetrics metrics, ModelControl control) {
@@ -112,8 +76,7 @@ public final class ModelRegistry implements AutoCloseable {
         this.deadlines = timer;
         this.loader = new VersionLoader(repository, runtime, options, metrics, timer, this::readyVersions,
                 fallback -> resolve(fallback, null));
-        this.lifecycle = new ScheduledThreadPoolExecutor(1, ServalThreads.platform("serval-model-lifecycle"));
-        this.lifecycle.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+        this.lifecycle = new LifecycleThread("serval-model-lifecycle");
     }
 
     /** {@link #load(ModelRepository, ModelRuntime, RegistryOptions, ServalMetrics)} without JVM metrics. */
@@ -144,7 +107,7 @@ public final class ModelRegistry implements AutoCloseable {
                                       ServalMetrics metrics, ModelControl control) throws IOException {
         ModelRegistry registry = new ModelRegistry(repository, runtime, options, metrics, control);
         try {
-            registry.onLifecycle(() -> {
+            registry.lifecycle.call(() -> {
                 registry.loadAtStart();
                 return null;
             });
@@ -153,8 +116,7 @@ public final class ModelRegistry implements AutoCloseable {
             throw e;
         }
         if (control.mode() == ModelControl.Mode.POLL) {
-            long every = control.pollInterval().toMillis();
-            registry.lifecycle.scheduleWithFixedDelay(registry::pollSafely, every, every, TimeUnit.MILLISECONDS);
+            registry.lifecycle.every(control.pollInterval(), registry::pollSafely);
         }
         return registry;
     }
@@ -163,7 +125,7 @@ public final class ModelRegistry implements AutoCloseable {
         List<ModelRepository.Source> sources = repository.scan();
         if (control.mode() == ModelControl.Mode.EXPLICIT) {
             for (ModelRepository.Source source : sources) {
-                publish(Model.absent(source.name(), notLoadedReason(source.name())));
+                publish(ServedModel.absent(source.name(), notLoadedReason(source.name())));
             }
             for (String name : control.startupModels()) {
                 Optional<ModelRepository.Source> source = repository.find(name);
@@ -209,12 +171,12 @@ public final class ModelRegistry implements AutoCloseable {
             throw ServalException.notFound("the model repository has no folder '%s'; it has %s", name,
                     onDiskNames());
         }
-        return onLifecycleUnchecked(() -> {
+        return lifecycle.callUnchecked(() -> {
             apply(source.get());
-            Model model = models.get(name);
-            List<ModelStatus> rows = rows(model);
+            ServedModel model = models.get(name);
+            List<ModelStatus> rows = model.rows(loading);
             if (model.unavailable() || model.keptServing()) {
-                throw ServalException.invalidArgument("model '%s' failed to load: %s%s", name, reasons(model),
+                throw ServalException.invalidArgument("model '%s' failed to load: %s%s", name, model.reasons(),
                         model.ready().isEmpty() ? "" : "; serving versions " + model.readyVersions());
             }
             return rows;
@@ -236,13 +198,13 @@ public final class ModelRegistry implements AutoCloseable {
             throw ServalException.invalidArgument("'%s' is not a valid model name: letters, digits, '_', '.' and "
                     + "'-', not starting with '.'", name);
         }
-        onLifecycleUnchecked(() -> {
-            Model model = models.get(name);
+        lifecycle.callUnchecked(() -> {
+            ServedModel model = models.get(name);
             if (model == null) {
                 throw ServalException.notFound("unknown model '%s'; the registry knows %s", name, models.keySet());
             }
             if (model.notLoaded().isEmpty()) {
-                replace(model, Model.absent(name, "unloaded"), "was unloaded");
+                replace(model, ServedModel.absent(name, "unloaded"), "was unloaded");
                 log.info("unloaded model {}", name);
             }
             return null;
@@ -251,7 +213,7 @@ public final class ModelRegistry implements AutoCloseable {
 
     /** Scans the repository now and applies what changed, as the POLL mode's poller does. */
     void poll() throws IOException {
-        onLifecycle(() -> {
+        lifecycle.call(() -> {
             pollNow();
             return null;
         });
@@ -269,13 +231,13 @@ public final class ModelRegistry implements AutoCloseable {
         Set<String> present = new HashSet<>();
         for (ModelRepository.Source source : repository.scan()) {
             present.add(source.name());
-            Model model = models.get(source.name());
+            ServedModel model = models.get(source.name());
             if (model == null || model.stamp() == null || !model.stamp().equals(repository.stamp(source))) {
                 log.info("model {} changed in the repository; loading it", source.name());
                 apply(source);
             }
         }
-        for (Model model : models.values()) {
+        for (ServedModel model : models.values()) {
             if (!present.contains(model.name())) {
                 log.info("model {} left the repository; unloading it", model.name());
                 replace(model, null, "was unloaded");
@@ -313,7 +275,7 @@ public final class ModelRegistry implements AutoCloseable {
     /** Loads {@code source} beside what serves, publishes it, and retires what it replaces. */
     private void apply(ModelRepository.Source source) {
         String name = source.name();
-        Model old = models.get(name);
+        ServedModel old = models.get(name);
         NavigableMap<Long, ModelVersion> serving = old == null ? Collections.emptyNavigableMap() : old.ready();
         ModelRepository.Stamp stamp = repository.stamp(source);
         List<ModelStatus> problems = new ArrayList<>();
@@ -329,11 +291,11 @@ public final class ModelRegistry implements AutoCloseable {
             serving.forEach(next::putIfAbsent);
         }
         boolean kept = !serving.isEmpty() && (failed || !problems.isEmpty());
-        replace(old, new Model(name, Collections.unmodifiableNavigableMap(next), List.copyOf(problems),
+        replace(old, new ServedModel(name, Collections.unmodifiableNavigableMap(next), List.copyOf(problems),
                 Optional.empty(), stamp, kept), "was replaced");
     }
 
-    private void loadVersions(ModelRepository.Source source, Model old, ModelRepository.Stamp stamp,
+    private void loadVersions(ModelRepository.Source source, ServedModel old, ModelRepository.Stamp stamp,
                               List<ModelStatus> problems, TreeMap<Long, ModelVersion> next)
             throws InvalidConfigException {
         String name = source.name();
@@ -388,13 +350,13 @@ public final class ModelRegistry implements AutoCloseable {
      * Publishes {@code replacement} (null removes the model), then retires the versions of
      * {@code old} it no longer holds. Runs on the lifecycle thread.
      */
-    private void replace(Model old, Model replacement, String reason) {
+    private void replace(ServedModel old, ServedModel replacement, String reason) {
         String name = old != null ? old.name() : replacement.name();
         if (replacement != null) {
             replacement.ready().values().forEach(loader::gauges);
             publish(replacement);
         } else {
-            TreeMap<String, Model> copy = new TreeMap<>(models);
+            TreeMap<String, ServedModel> copy = new TreeMap<>(models);
             copy.remove(name);
             models = Collections.unmodifiableMap(new LinkedHashMap<>(copy)); // hashed lookups, sorted iteration
             fallbacks.remove(name);
@@ -418,7 +380,7 @@ public final class ModelRegistry implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 version.close();
             }
-            Model now = models.get(name);
+            ServedModel now = models.get(name);
             if (now == null || !now.ready().containsKey(number)) {
                 metrics.remove(name, version.version());
             }
@@ -426,15 +388,15 @@ public final class ModelRegistry implements AutoCloseable {
         }
     }
 
-    private void publish(Model model) {
-        TreeMap<String, Model> copy = new TreeMap<>(models);
+    private void publish(ServedModel model) {
+        TreeMap<String, ServedModel> copy = new TreeMap<>(models);
         copy.put(model.name(), model);
         models = Collections.unmodifiableMap(new LinkedHashMap<>(copy)); // hashed lookups, sorted iteration
     }
 
     /** Where a request that found a closed version goes: the same number, or the new default. */
     private ModelVersion successor(String name, long number, boolean wasDefault) {
-        Model model = models.get(name);
+        ServedModel model = models.get(name);
         if (model == null) {
             return null;
         }
@@ -443,7 +405,7 @@ public final class ModelRegistry implements AutoCloseable {
     }
 
     private List<String> readyVersions(String name) {
-        Model model = models.get(name);
+        ServedModel model = models.get(name);
         return model == null ? List.of() : model.readyVersions();
     }
 
@@ -460,7 +422,7 @@ public final class ModelRegistry implements AutoCloseable {
      *                         UNAVAILABLE when it failed to load or the model is not loaded
      */
     public ModelVersion resolve(String name, String version) {
-        Model model = models.get(name);
+        ServedModel model = models.get(name);
         if (model == null) {
             throw ServalException.notFound("unknown model '%s'; the repository serves %s", name, servedNames());
         }
@@ -470,7 +432,7 @@ public final class ModelRegistry implements AutoCloseable {
         if (version == null || version.isEmpty()) {
             ModelVersion highest = model.defaultVersion();
             if (highest == null) {
-                throw ServalException.unavailable("model '%s' is not ready: %s", name, reasons(model));
+                throw ServalException.unavailable("model '%s' is not ready: %s", name, model.reasons());
             }
             return highest;
         }
@@ -491,7 +453,7 @@ public final class ModelRegistry implements AutoCloseable {
     }
 
     private List<String> servedNames() {
-        return models.values().stream().filter(m -> m.notLoaded().isEmpty()).map(Model::name).toList();
+        return models.values().stream().filter(m -> m.notLoaded().isEmpty()).map(ServedModel::name).toList();
     }
 
     /**
@@ -500,10 +462,10 @@ public final class ModelRegistry implements AutoCloseable {
      * are listed with their reason (in explicit mode, those not loaded yet).
      */
     public List<ModelStatus> index() {
-        Map<String, Model> snapshot = models;
+        Map<String, ServedModel> snapshot = models;
         List<ModelStatus> rows = new ArrayList<>();
-        for (Model model : snapshot.values()) {
-            rows.addAll(rows(model));
+        for (ServedModel model : snapshot.values()) {
+            rows.addAll(model.rows(loading));
         }
         if (control.mode() == ModelControl.Mode.EXPLICIT) {
             for (String name : onDiskNames()) {
@@ -513,32 +475,6 @@ public final class ModelRegistry implements AutoCloseable {
             }
             rows.sort(Comparator.comparing(ModelStatus::name));
         }
-        return rows;
-    }
-
-    private List<ModelStatus> rows(Model model) {
-        List<ModelStatus> rows = new ArrayList<>();
-        if (model.notLoaded().isPresent()) {
-            rows.add(new ModelStatus(model.name(), "", ModelStatus.UNAVAILABLE, model.notLoaded()));
-        }
-        rows.addAll(model.problems());
-        Set<String> listed = new HashSet<>();
-        model.problems().forEach(row -> listed.add(row.version()));
-        for (ModelVersion version : model.ready().values()) {
-            if (!listed.contains(version.version())) {
-                rows.add(new ModelStatus(model.name(), version.version(), ModelStatus.READY, Optional.empty()));
-            }
-        }
-        for (String key : loading) {
-            int colon = key.lastIndexOf(':');
-            String version = key.substring(colon + 1);
-            if (key.substring(0, colon).equals(model.name()) && !listed.contains(version)
-                    && !model.ready().containsKey(Long.parseLong(version))) {
-                rows.add(new ModelStatus(model.name(), version, ModelStatus.LOADING, Optional.empty()));
-            }
-        }
-        // Whole-model rows (no version) first, then versions in numeric order.
-        rows.sort(Comparator.comparingLong(s -> s.version().isEmpty() ? -1 : Long.parseLong(s.version())));
         return rows;
     }
 
@@ -561,66 +497,14 @@ public final class ModelRegistry implements AutoCloseable {
         return control;
     }
 
-    private static String reasons(Model model) {
-        return model.problems().stream()
-                .map(f -> (f.version().isEmpty() ? "" : "version " + f.version() + ": ") + f.reason().orElse(""))
-                .reduce((a, b) -> a + "; " + b).orElse("no versions");
-    }
-
-    private <T> T onLifecycle(Callable<T> work) throws IOException {
-        if (closed) {
-            throw ServalException.unavailable("the model registry is shutting down");
-        }
-        Future<T> future;
-        try {
-            future = lifecycle.submit(work);
-        } catch (RejectedExecutionException e) {
-            throw ServalException.unavailable("the model registry is shutting down");
-        }
-        try {
-            return future.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw ServalException.unavailable("interrupted while waiting for the model registry");
-        } catch (ExecutionException e) {
-            Throwable cause = e.getCause();
-            if (cause instanceof IOException io) {
-                throw io;
-            }
-            if (cause instanceof RuntimeException runtime) {
-                throw runtime;
-            }
-            if (cause instanceof Error error) {
-                throw error;
-            }
-            throw ServalException.internal("model lifecycle failed: " + cause, cause);
-        }
-    }
-
-    private <T> T onLifecycleUnchecked(Callable<T> work) {
-        try {
-            return onLifecycle(work);
-        } catch (IOException e) {
-            throw new ServalException(ErrorCode.UNAVAILABLE, "cannot read the model repository: " + e.getMessage(), e);
-        }
-    }
-
     /**
      * Stops loading and polling, then closes every version: new requests are refused, queued ones
      * finish. Idempotent.
      */
     @Override
     public void close() {
-        closed = true;
-        lifecycle.shutdownNow();
-        try {
-            if (!lifecycle.awaitTermination(5, TimeUnit.MINUTES)) {
-                log.warn("a model load was still running at close");
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
-        for (Model model : models.values()) {
+        lifecycle.close();
+        for (ServedModel model : models.values()) {
             for (ModelVersion version : model.ready().values()) {
                 version.close();
                 metrics.remove(version.name(), version.version());
