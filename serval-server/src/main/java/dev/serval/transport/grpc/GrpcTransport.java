@@ -29,7 +29,8 @@ import java.util.function.BooleanSupplier;
 
 /**
  * The gRPC transport: grpc-java on Netty serving {@code inference.GRPCInferenceService}
- * ({@link InferenceService}), with the REST transport's tokens, TLS files and size limit.
+ * ({@link InferenceService}, with Triton's repository calls), with the REST transport's tokens,
+ * TLS files and size limit.
  *
  * <p>Design note on threads: Netty's event loops only move bytes (TLS, HTTP/2 framing, flow
  * control); protobuf parsing, decoding and the wait for the model happen on the call executor, a
@@ -73,13 +74,15 @@ public final class GrpcTransport implements AutoCloseable {
     /**
      * @param ready           whether ServerReady answers true
      * @param inferenceToken  bearer token for every call but ServerLive and ServerReady, if set
-     * @param adminToken      also accepted where the inference token is
+     * @param adminToken      required by the repository calls when set; also accepted where the
+     *                        inference token is
      * @param host            the address to bind, e.g. {@code 127.0.0.1}
      * @param port            the port, or 0 for any free one
      * @param tlsCertificate  PEM certificate chain; TLS when present (with {@code tlsKey})
      * @param tlsKey          PKCS#8 PEM private key
      * @param maxMessageBytes the largest request message; larger ones get RESOURCE_EXHAUSTED unread
-     * @param gate            admits ModelInfer calls until the server shuts down ({@link GatedCalls})
+     * @param gate            admits ModelInfer, RepositoryModelLoad and RepositoryModelUnload calls
+     *                        until the server shuts down ({@link GatedCalls})
      * @throws UncheckedIOException if the TLS files cannot be read
      */
     public GrpcTransport(ModelRegistry registry, ServerMetadata metadata, BooleanSupplier ready,

@@ -17,8 +17,10 @@ import dev.serval.protocol.grpc.RepositoryModelLoadRequest;
 import dev.serval.protocol.grpc.RepositoryModelUnloadRequest;
 import dev.serval.server.ServerOptions;
 import dev.serval.testing.Examples;
+import dev.serval.testing.GatedRuntime;
 import dev.serval.testing.Reply;
 import dev.serval.testing.TestServer;
+import dev.serval.transport.RequestGate;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
@@ -30,11 +32,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.Queue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -375,5 +379,42 @@ class GrpcRepositoryTest {
                 .satisfies(e -> assertStatus(e, Status.Code.INVALID_ARGUMENT, "--model-control-mode explicit"));
         assertThat(grpcIndex()).containsExactly("iris_small|1|READY|").isEqualTo(restIndex());
         assertThat(stub("Bearer " + INFERENCE).modelInfer(FLOWER).getModelVersion()).isEqualTo("1");
+    }
+
+    @Test
+    void whileTheServerShutsDown_loadAndUnloadAreRefused_butTheIndexAnswers() throws Exception {
+        addVersion("iris_small", 1, 1);
+        addVersion("spare", 1, 2);
+        GatedRuntime runtime = new GatedRuntime();
+        server = TestServer.start(ServerOptions.defaults(repository).withTokens(Optional.of(INFERENCE), Optional.of(ADMIN))
+                .withModelControl(ModelControl.explicit(List.of("iris_small", "spare"))), runtime);
+        channel = GrpcFixtures.channel(server.grpcPort());
+        runtime.close("iris_small");
+        try {
+            GRPCInferenceServiceBlockingStub inference = stub("Bearer " + INFERENCE);
+            CompletableFuture<ModelInferResponse> held = CompletableFuture.supplyAsync(() -> inference.modelInfer(FLOWER),
+                    command -> Thread.ofVirtual().start(command));
+            runtime.awaitBlocked("iris_small"); // an admitted request keeps the server draining
+            CompletableFuture<Boolean> shutdown = CompletableFuture.supplyAsync(
+                    () -> server.server().shutdown(Duration.ofSeconds(60)), command -> Thread.ofVirtual().start(command));
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            while (server.server().isAcceptingRequests()) {
+                assertThat(System.nanoTime() - deadline).as("the shutdown began").isNegative();
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+            }
+
+            assertThatThrownBy(() -> admin().repositoryModelLoad(load("spare")))
+                    .satisfies(e -> assertStatus(e, Status.Code.UNAVAILABLE, RequestGate.SHUTTING_DOWN));
+            assertThatThrownBy(() -> admin().repositoryModelUnload(unload("spare")))
+                    .satisfies(e -> assertStatus(e, Status.Code.UNAVAILABLE, RequestGate.SHUTTING_DOWN));
+            assertThat(grpcIndex()).containsExactly("iris_small|1|READY|", "spare|1|READY|");
+            assertThat(shutdown).isNotDone();
+
+            runtime.open("iris_small");
+            assertThat(held.get(60, TimeUnit.SECONDS).getModelVersion()).isEqualTo("1");
+            assertThat(shutdown.get(60, TimeUnit.SECONDS)).as("every admitted request was answered").isTrue();
+        } finally {
+            runtime.open("iris_small");
+        }
     }
 }
