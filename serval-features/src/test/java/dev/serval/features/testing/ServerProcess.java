@@ -1,0 +1,237 @@
+package dev.serval.features.testing;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Stream;
+
+/**
+ * One server process a test started: started from a fixed command line (so a restart is the same
+ * server on the same port and data directory), signalled by PID, and never outliving the JVM.
+ *
+ * <p>Signals go to the process and every descendant: PostgreSQL serves each connection from a child
+ * process, so pausing or killing only the postmaster would leave the backends answering. A shutdown
+ * hook kills whatever is still running when the JVM exits (a test that died before its cleanup, a
+ * surefire timeout), so no server is left holding a port. Not thread-safe: one test drives it.
+ */
+final class ServerProcess {
+    private static final Duration READY_LIMIT = Duration.ofSeconds(60);
+    private static final Duration STOP_LIMIT = Duration.ofSeconds(30);
+
+    private final String name;
+    private final List<String> command;
+    private final Path log;
+    private Process process;
+    private Thread reaper;
+
+    /** {@code name} is for messages; the process's output is appended to {@code log}. */
+    ServerProcess(String name, List<String> command, Path log) {
+        this.name = name;
+        this.command = List.copyOf(command);
+        this.log = log;
+    }
+
+    /**
+     * Starts the command and waits until {@code ready} answers true (polled), the process exits, or a
+     * minute passes; the latter two throw with the end of the server's log.
+     */
+    void start(BooleanSupplier ready) {
+        if (isRunning()) {
+            throw new IllegalStateException(name + " is already running (pid " + process.pid() + ")");
+        }
+        try {
+            process = new ProcessBuilder(command).redirectErrorStream(true)
+                    .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot run " + command.getFirst() + " for " + name, e);
+        }
+        Process started = process;
+        reaper = new Thread(() -> killTree(started), name + "-reaper");
+        Runtime.getRuntime().addShutdownHook(reaper);
+        long deadline = System.nanoTime() + READY_LIMIT.toNanos();
+        while (!ready.getAsBoolean()) {
+            if (!process.isAlive()) {
+                String tail = logTail();
+                forget();
+                throw new IllegalStateException(name + " exited with status " + started.exitValue()
+                        + " while starting; its log ends:\n" + tail);
+            }
+            if (System.nanoTime() > deadline) {
+                kill();
+                throw new IllegalStateException(name + " did not answer within " + READY_LIMIT.toSeconds()
+                        + " s of starting; its log ends:\n" + logTail());
+            }
+            pause(Duration.ofMillis(20));
+        }
+    }
+
+    boolean isRunning() {
+        return process != null && process.isAlive();
+    }
+
+    /** The PID of the running server. */
+    long pid() {
+        if (!isRunning()) {
+            throw new IllegalStateException(name + " is not running");
+        }
+        return process.pid();
+    }
+
+    /** Sends {@code signal} (e.g. {@code INT}) and waits for the exit; SIGKILL if it takes over 30 s. */
+    void stop(String signal) {
+        if (!isRunning()) {
+            forget();
+            return;
+        }
+        List<ProcessHandle> tree = tree(process);
+        signal(tree, "CONT"); // a paused server cannot act on the signal
+        signal(List.of(process.toHandle()), signal);
+        if (!awaitExit(tree, STOP_LIMIT)) {
+            killTree(process);
+        }
+        forget();
+    }
+
+    /** SIGKILL to the server and its children, as a crash would; waits until they are gone. */
+    void kill() {
+        if (process != null) {
+            killTree(process);
+        }
+        forget();
+    }
+
+    /** SIGSTOP to the server and its children: it keeps its sockets but answers nothing. */
+    void pause() {
+        signal(tree(process), "STOP");
+    }
+
+    /** SIGCONT, undoing {@link #pause()}. */
+    void resume() {
+        signal(tree(process), "CONT");
+    }
+
+    /** The last lines of the server's output, for failure messages. */
+    String logTail() {
+        try {
+            List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
+            return String.join("\n", lines.subList(Math.max(0, lines.size() - 20), lines.size()));
+        } catch (IOException e) {
+            return "(cannot read " + log + ": " + e.getMessage() + ")";
+        }
+    }
+
+    private void forget() {
+        if (reaper != null) {
+            try {
+                Runtime.getRuntime().removeShutdownHook(reaper);
+            } catch (IllegalStateException alreadyShuttingDown) {
+                // the hook runs anyway and finds nothing left to kill
+            }
+        }
+        process = null;
+        reaper = null;
+    }
+
+    private static List<ProcessHandle> tree(Process process) {
+        if (process == null || !process.isAlive()) {
+            return List.of();
+        }
+        List<ProcessHandle> tree = new ArrayList<>();
+        tree.add(process.toHandle());
+        process.descendants().forEach(tree::add);
+        return tree;
+    }
+
+    private static void killTree(Process process) {
+        List<ProcessHandle> tree = tree(process);
+        tree.forEach(ProcessHandle::destroyForcibly);
+        awaitExit(tree, STOP_LIMIT);
+    }
+
+    private static boolean awaitExit(List<ProcessHandle> tree, Duration limit) {
+        long deadline = System.nanoTime() + limit.toNanos();
+        for (ProcessHandle handle : tree) {
+            while (handle.isAlive()) {
+                if (System.nanoTime() > deadline) {
+                    return false;
+                }
+                pause(Duration.ofMillis(10));
+            }
+        }
+        return true;
+    }
+
+    /** Signals by PID with kill(1): the JDK can only send TERM and KILL. */
+    private static void signal(List<ProcessHandle> targets, String signal) {
+        List<String> kill = new ArrayList<>(List.of("kill", "-s", signal));
+        targets.stream().filter(ProcessHandle::isAlive).forEach(h -> kill.add(Long.toString(h.pid())));
+        if (kill.size() == 3) {
+            return;
+        }
+        try {
+            Process p = new ProcessBuilder(kill).redirectErrorStream(true).start();
+            p.getInputStream().readAllBytes(); // a process that just exited is not an error here
+            if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                throw new IllegalStateException("kill -s " + signal + " did not finish");
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot run kill -s " + signal, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while sending SIG" + signal, e);
+        }
+    }
+
+    /** A port nothing listens on at the moment, on 127.0.0.1. */
+    static int freePort() {
+        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return socket.getLocalPort();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot find a free port on 127.0.0.1", e);
+        }
+    }
+
+    /** The first of {@code candidates} that is an executable file, or null. */
+    static Path findExecutable(Stream<Path> candidates) {
+        return candidates.filter(Files::isExecutable).findFirst().orElse(null);
+    }
+
+    /** {@code program} on the PATH, or null. */
+    static Path onPath(String program) {
+        String path = System.getenv().getOrDefault("PATH", "/usr/local/bin:/usr/bin:/bin");
+        return findExecutable(Stream.of(path.split(":")).filter(d -> !d.isEmpty()).map(d -> Path.of(d, program)));
+    }
+
+    static void deleteTree(Path root) {
+        if (root == null || !Files.exists(root)) {
+            return;
+        }
+        try (Stream<Path> walk = Files.walk(root)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot delete " + root, e);
+        }
+    }
+
+    static void pause(Duration duration) {
+        try {
+            Thread.sleep(duration);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for a server", e);
+        }
+    }
+}
