@@ -64,7 +64,6 @@ public final class PostgresServer implements AutoCloseable {
                 "-c", "listen_addresses=127.0.0.1",
                 "-c", "unix_socket_directories=" + dir,
                 "-c", "fsync=off",
-                "-c", "synchronous_commit=off",
                 "-c", "full_page_writes=off",
                 "-c", "shared_buffers=16MB",
                 "-c", "max_connections=40",

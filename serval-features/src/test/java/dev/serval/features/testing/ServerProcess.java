@@ -161,7 +161,7 @@ final class ServerProcess {
     private static boolean awaitExit(List<ProcessHandle> tree, Duration limit) {
         long deadline = System.nanoTime() + limit.toNanos();
         for (ProcessHandle handle : tree) {
-            while (handle.isAlive()) {
+            while (!isGone(handle)) {
                 if (System.nanoTime() > deadline) {
                     return false;
                 }
@@ -169,6 +169,22 @@ final class ServerProcess {
             }
         }
         return true;
+    }
+
+    /**
+     * Exited, or a zombie: a killed backend whose parent died first waits for PID 1 to reap it
+     * (here up to about a second), though it holds no memory, port or file any more.
+     */
+    private static boolean isGone(ProcessHandle handle) {
+        if (!handle.isAlive()) {
+            return true;
+        }
+        try {
+            String stat = Files.readString(Path.of("/proc", Long.toString(handle.pid()), "stat"));
+            return stat.substring(stat.lastIndexOf(')') + 1).strip().startsWith("Z");
+        } catch (IOException | RuntimeException noLongerThere) {
+            return !handle.isAlive();
+        }
     }
 
     /** Signals by PID with kill(1): the JDK can only send TERM and KILL. */
