@@ -187,22 +187,25 @@ final class ServerProcess {
         }
     }
 
-    /** Signals by PID with kill(1): the JDK can only send TERM and KILL. */
+    /**
+     * Signals by PID with the shell's kill (the JDK sends only TERM and KILL; a kill binary is not on
+     * every machine, a shell is). A process that exited meanwhile is not an error.
+     */
     private static void signal(List<ProcessHandle> targets, String signal) {
-        List<String> kill = new ArrayList<>(List.of("kill", "-s", signal));
-        targets.stream().filter(ProcessHandle::isAlive).forEach(h -> kill.add(Long.toString(h.pid())));
-        if (kill.size() == 3) {
+        List<String> pids = targets.stream().filter(ProcessHandle::isAlive).map(h -> Long.toString(h.pid())).toList();
+        if (pids.isEmpty()) {
             return;
         }
+        String kill = "kill -s " + signal + " " + String.join(" ", pids);
         try {
-            Process p = new ProcessBuilder(kill).redirectErrorStream(true).start();
-            p.getInputStream().readAllBytes(); // a process that just exited is not an error here
-            if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new IllegalStateException("kill -s " + signal + " did not finish");
+            Process shell = new ProcessBuilder("sh", "-c", kill + " 2>/dev/null; true").redirectErrorStream(true).start();
+            shell.getInputStream().readAllBytes();
+            if (!shell.waitFor(10, TimeUnit.SECONDS)) {
+                shell.destroyForcibly();
+                throw new IllegalStateException("'" + kill + "' did not finish");
             }
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot run kill -s " + signal, e);
+            throw new UncheckedIOException("cannot run '" + kill + "'", e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted while sending SIG" + signal, e);
