@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Properties;
 import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
@@ -205,8 +206,11 @@ public final class PostgresTier implements RemoteTier {
             }
             closed = true;
         }
-        readers.shutdownNow();
-        writer.shutdownNow();
+        for (ThreadPoolExecutor threads : List.of(readers, writer)) {
+            for (Runnable waiting : threads.shutdownNow()) {
+                ((Future<?>) waiting).cancel(false); // its caller is told at once, not at its timeout
+            }
+        }
         pool.close();
     }
 
@@ -259,16 +263,27 @@ public final class PostgresTier implements RemoteTier {
         try {
             return result.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
-            result.cancel(false); // dropped if not started; JDBC cannot be interrupted mid-statement
+            abandon(threads, result);
             throw failure(what + " got no answer within " + timeout.toMillis() + " ms", e);
+        } catch (CancellationException e) {
+            throw failure(what + " was abandoned: the tier was closed", e);
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
             throw failure(what + " failed: " + cause.getMessage(), cause);
         } catch (InterruptedException e) {
-            result.cancel(false);
+            abandon(threads, result);
             Thread.currentThread().interrupt();
             throw failure(what + " was interrupted", e);
         }
+    }
+
+    /**
+     * Drops a call from its queue if it has not started, freeing the slot; one that has started runs
+     * to its end (JDBC cannot be interrupted mid-statement) and its result is ignored.
+     */
+    private static void abandon(ThreadPoolExecutor threads, Future<?> call) {
+        call.cancel(false);
+        threads.remove((Runnable) call);
     }
 
     private <T> T withConnection(Work<T> work) throws SQLException {

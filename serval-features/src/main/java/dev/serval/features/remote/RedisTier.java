@@ -39,6 +39,11 @@ import java.util.function.Function;
  * buffered (Lettuce's default buffers without bound until it reconnects), so a down Redis fails
  * calls fast and the tiered store's breaker sees it.
  *
+ * <p>What bounds a hung server (one that keeps the connection open and answers nothing): each call
+ * its own timeout. The commands it abandoned stay on the connection until Redis answers them or the
+ * connection drops, because replies are matched to commands by their order; at most 10,000 commands
+ * wait so, after which calls fail at once until Redis answers again.
+ *
  * <p>Lettuce reconnects a connection that has once been up (backing off from 10 ms to at most 1 s,
  * so a restarted Redis is used again within about a second), but not one whose first connect
  * failed. So the first connect runs in the background from the constructor, which never waits for
@@ -51,8 +56,8 @@ import java.util.function.Function;
 public final class RedisTier implements RemoteTier {
     private static final RedisCodec<String, byte[]> CODEC = RedisCodec.of(StringCodec.UTF8, ByteArrayCodec.INSTANCE);
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(2);
-    /** Commands awaiting replies on the connection; past it calls fail (the store's queues bound it long before). */
-    private static final int MAX_IN_FLIGHT = 100_000;
+    /** Commands awaiting replies on the connection, abandoned ones included; past it calls fail at once. */
+    private static final int MAX_IN_FLIGHT = 10_000;
 
     private final Config config;
     private final RedisURI uri;

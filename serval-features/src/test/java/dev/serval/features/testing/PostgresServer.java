@@ -68,7 +68,7 @@ public final class PostgresServer implements AutoCloseable {
                 "-c", "shared_buffers=16MB",
                 "-c", "max_connections=40",
                 "-c", "logging_collector=off"));
-        this.process = new ServerProcess("postgres on 127.0.0.1:" + port, command, dir.resolve("postgres.log"));
+        this.process = new ServerProcess("postgres on 127.0.0.1:" + port, command, dir, dir.resolve("postgres.log"));
     }
 
     /**
@@ -132,11 +132,7 @@ public final class PostgresServer implements AutoCloseable {
     /** Stops the server if it runs and deletes its directory. */
     @Override
     public void close() {
-        try {
-            process.kill();
-        } finally {
-            ServerProcess.deleteTree(dir);
-        }
+        process.close();
     }
 
     private void initdb() {

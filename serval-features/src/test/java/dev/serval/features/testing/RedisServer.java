@@ -45,7 +45,7 @@ public final class RedisServer implements AutoCloseable {
         this.process = new ServerProcess("redis-server on 127.0.0.1:" + port, List.of(binary.toString(),
                 "--port", Integer.toString(port), "--bind", "127.0.0.1", "--dir", dir.toString(),
                 "--daemonize", "no", "--save", "", "--appendonly", "yes", "--appendfsync", "no",
-                "--logfile", ""), dir.resolve("redis.log"));
+                "--logfile", ""), dir, dir.resolve("redis.log"));
     }
 
     /**
@@ -100,11 +100,7 @@ public final class RedisServer implements AutoCloseable {
     /** Stops the server if it runs and deletes its directory. */
     @Override
     public void close() {
-        try {
-            process.kill();
-        } finally {
-            ServerProcess.deleteTree(dir);
-        }
+        process.close();
     }
 
     private boolean answersPing() {

@@ -16,13 +16,15 @@ import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
 
 /**
- * One server process a test started: started from a fixed command line (so a restart is the same
- * server on the same port and data directory), signalled by PID, and never outliving the JVM.
+ * One server process a test started, and its directory: started from a fixed command line (so a
+ * restart is the same server on the same port and data directory), signalled by PID, and never
+ * outliving the JVM.
  *
  * <p>Signals go to the process and every descendant: PostgreSQL serves each connection from a child
- * process, so pausing or killing only the postmaster would leave the backends answering. A shutdown
- * hook kills whatever is still running when the JVM exits (a test that died before its cleanup, a
- * surefire timeout), so no server is left holding a port. Not thread-safe: one test drives it.
+ * process, so pausing or killing only the postmaster would leave the backends answering. Until
+ * {@link #close()}, a shutdown hook stands ready to kill the server and delete the directory when
+ * the JVM exits first (a test that died before its cleanup, a surefire timeout), so no server is
+ * left holding a port. Not thread-safe: one test drives it.
  */
 final class ServerProcess {
     private static final Duration READY_LIMIT = Duration.ofSeconds(60);
@@ -30,15 +32,22 @@ final class ServerProcess {
 
     private final String name;
     private final List<String> command;
+    private final Path dir;
     private final Path log;
-    private Process process;
-    private Thread reaper;
+    private final Thread reaper;
+    private volatile Process process;
 
-    /** {@code name} is for messages; the process's output is appended to {@code log}. */
-    ServerProcess(String name, List<String> command, Path log) {
+    /**
+     * {@code name} is for messages; the process's output is appended to {@code log}; {@code dir} is
+     * deleted on {@link #close()}.
+     */
+    ServerProcess(String name, List<String> command, Path dir, Path log) {
         this.name = name;
         this.command = List.copyOf(command);
+        this.dir = dir;
         this.log = log;
+        this.reaper = new Thread(this::killAndDelete, name + "-reaper");
+        Runtime.getRuntime().addShutdownHook(reaper);
     }
 
     /**
@@ -56,13 +65,11 @@ final class ServerProcess {
             throw new UncheckedIOException("cannot run " + command.getFirst() + " for " + name, e);
         }
         Process started = process;
-        reaper = new Thread(() -> killTree(started), name + "-reaper");
-        Runtime.getRuntime().addShutdownHook(reaper);
         long deadline = System.nanoTime() + READY_LIMIT.toNanos();
         while (!ready.getAsBoolean()) {
             if (!process.isAlive()) {
                 String tail = logTail();
-                forget();
+                process = null;
                 throw new IllegalStateException(name + " exited with status " + started.exitValue()
                         + " while starting; its log ends:\n" + tail);
             }
@@ -89,29 +96,29 @@ final class ServerProcess {
 
     /** Sends {@code signal} (e.g. {@code INT}) and waits for the exit; SIGKILL if it takes over 30 s. */
     void stop(String signal) {
-        if (!isRunning()) {
-            forget();
-            return;
+        if (isRunning()) {
+            List<ProcessHandle> tree = tree(process);
+            signal(tree, "CONT"); // a paused server cannot act on the signal
+            signal(List.of(process.toHandle()), signal);
+            if (!awaitExit(tree, STOP_LIMIT)) {
+                killTree(process);
+            }
         }
-        List<ProcessHandle> tree = tree(process);
-        signal(tree, "CONT"); // a paused server cannot act on the signal
-        signal(List.of(process.toHandle()), signal);
-        if (!awaitExit(tree, STOP_LIMIT)) {
-            killTree(process);
-        }
-        forget();
+        process = null;
     }
 
     /** SIGKILL to the server and its children, as a crash would; waits until they are gone. */
     void kill() {
-        if (process != null) {
-            killTree(process);
+        Process running = process;
+        if (running != null) {
+            killTree(running);
         }
-        forget();
+        process = null;
     }
 
     /** SIGSTOP to the server and its children: it keeps its sockets but answers nothing. */
     void pause() {
+        pid(); // throws if it is not running
         signal(tree(process), "STOP");
     }
 
@@ -123,23 +130,32 @@ final class ServerProcess {
     /** The last lines of the server's output, for failure messages. */
     String logTail() {
         try {
-            List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
+            List<String> lines = new String(Files.readAllBytes(log), StandardCharsets.UTF_8).lines().toList();
             return String.join("\n", lines.subList(Math.max(0, lines.size() - 20), lines.size()));
         } catch (IOException e) {
             return "(cannot read " + log + ": " + e.getMessage() + ")";
         }
     }
 
-    private void forget() {
-        if (reaper != null) {
+    /** Kills the server if it runs and deletes the directory. */
+    void close() {
+        try {
+            killAndDelete();
+        } finally {
             try {
                 Runtime.getRuntime().removeShutdownHook(reaper);
             } catch (IllegalStateException alreadyShuttingDown) {
-                // the hook runs anyway and finds nothing left to kill
+                // the hook runs anyway and finds nothing left to do
             }
         }
-        process = null;
-        reaper = null;
+    }
+
+    private void killAndDelete() {
+        try {
+            kill();
+        } finally {
+            deleteTree(dir);
+        }
     }
 
     private static List<ProcessHandle> tree(Process process) {
@@ -175,7 +191,7 @@ final class ServerProcess {
      * Exited, or a zombie: a killed backend whose parent died first waits for PID 1 to reap it
      * (here up to about a second), though it holds no memory, port or file any more.
      */
-    private static boolean isGone(ProcessHandle handle) {
+    static boolean isGone(ProcessHandle handle) {
         if (!handle.isAlive()) {
             return true;
         }
