@@ -157,6 +157,8 @@ public final class PostgresTier implements RemoteTier {
      * {@inheritDoc}
      *
      * @throws NullPointerException if {@code keys} or one of them is null
+     * @throws IllegalArgumentException if a key holds U+0000, which PostgreSQL text cannot store
+     *     (thrown before any I/O: it is the caller's input, not the tier, that is at fault)
      */
     @Override
     public List<byte[]> getAll(List<String> keys, Duration timeout) {
@@ -166,7 +168,7 @@ public final class PostgresTier implements RemoteTier {
         }
         String[] wanted = keys.toArray(String[]::new);
         for (String key : wanted) {
-            Objects.requireNonNull(key, "key");
+            checkKey(key);
         }
         Map<String, byte[]> found = call(readers, "SELECT of " + wanted.length + " keys", timeout, c -> select(c, wanted));
         byte[][] values = new byte[wanted.length][];
@@ -180,6 +182,7 @@ public final class PostgresTier implements RemoteTier {
      * {@inheritDoc} One statement: PostgreSQL applies it atomically.
      *
      * @throws NullPointerException if {@code entries} holds a null key or value
+     * @throws IllegalArgumentException if a key holds U+0000, which PostgreSQL text cannot store
      */
     @Override
     public void putAll(Map<String, byte[]> entries, Duration timeout) {
@@ -191,7 +194,7 @@ public final class PostgresTier implements RemoteTier {
         byte[][] values = new byte[entries.size()][];
         int i = 0;
         for (Map.Entry<String, byte[]> e : entries.entrySet()) {
-            keys[i] = Objects.requireNonNull(e.getKey(), "key");
+            keys[i] = checkKey(e.getKey());
             values[i++] = Objects.requireNonNull(e.getValue(), () -> "value of key '" + e.getKey() + "'");
         }
         call(writer, "upsert of " + keys.length + " keys", timeout, c -> upsert(c, keys, values));
@@ -303,6 +306,15 @@ public final class PostgresTier implements RemoteTier {
                 throw e;
             }
         }
+    }
+
+    private static String checkKey(String key) {
+        Objects.requireNonNull(key, "key");
+        if (key.indexOf('\0') >= 0) {
+            throw new IllegalArgumentException("postgres key '" + key.replace("\0", "\\0")
+                    + "' holds U+0000, which PostgreSQL text cannot store");
+        }
+        return key;
     }
 
     private RemoteTierException failure(String what, Throwable cause) {

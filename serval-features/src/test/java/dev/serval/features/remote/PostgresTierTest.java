@@ -137,6 +137,14 @@ class PostgresTierTest extends RemoteTierContract {
     }
 
     @Test
+    void keysHoldingNul_areRejectedAsBadInput_notAsATierFailure() {
+        assertThatThrownBy(() -> tier.getAll(List.of("ok", "card\0x"), TIMEOUT))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'card\\0x' holds U+0000");
+        assertThatThrownBy(() -> tier.putAll(Map.of("card\0x", new byte[1]), TIMEOUT))
+                .isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
     void config_rejectsBadValues_namingThem() {
         String url = postgres.jdbcUrl();
         assertThatThrownBy(() -> PostgresTier.Config.of("jdbc:mysql://127.0.0.1/x?password=secret"))
