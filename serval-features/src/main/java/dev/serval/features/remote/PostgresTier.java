@@ -65,6 +65,8 @@ public final class PostgresTier implements RemoteTier {
     private static final int SOCKET_TIMEOUT_SECONDS = 10;
     private static final int STATEMENT_TIMEOUT_MS = 5000;
     private static final String UNDEFINED_TABLE = "42P01";
+    private static final String DUPLICATE_TABLE = "42P07";
+    private static final String UNIQUE_VIOLATION = "23505";
 
     private final Config config;
     private final String where;
@@ -123,11 +125,11 @@ public final class PostgresTier implements RemoteTier {
         this.config = Objects.requireNonNull(config, "config");
         Properties url = parse(config.jdbcUrl());
         this.where = "postgres " + url.getProperty("PGHOST") + ":" + url.getProperty("PGPORT");
-        String table = config.table();
+        String table = '"' + config.table() + '"'; // quoted: a valid name may still be a keyword, e.g. user
         this.create = "CREATE TABLE IF NOT EXISTS " + table
                 + " (key text PRIMARY KEY, value bytea NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())";
         this.select = "SELECT key, value FROM " + table + " WHERE key = ANY(?)";
-        this.upsert = "INSERT INTO " + table + " AS t (key, value, updated_at)"
+        this.upsert = "INSERT INTO " + table + " (key, value, updated_at)"
                 + " SELECT k, v, now() FROM unnest(?::text[], ?::bytea[]) AS u(k, v)"
                 + " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at";
 
@@ -280,6 +282,19 @@ public final class PostgresTier implements RemoteTier {
         }
     }
 
+    /** Creates the table unless it exists; another thread (or server) creating it at the same moment is fine. */
+    private void createTable(Connection c) throws SQLException {
+        try (Statement s = c.createStatement()) {
+            s.execute(create);
+        } catch (SQLException e) {
+            // IF NOT EXISTS does not cover a concurrent CREATE: the loser gets one of these
+            if (!UNIQUE_VIOLATION.equals(e.getSQLState()) && !DUPLICATE_TABLE.equals(e.getSQLState())) {
+                throw e;
+            }
+        }
+        tableReady = true;
+    }
+
     /**
      * Drops a call from its queue if it has not started, freeing the slot; one that has started runs
      * to its end (JDBC cannot be interrupted mid-statement) and its result is ignored.
@@ -292,10 +307,7 @@ public final class PostgresTier implements RemoteTier {
     private <T> T withConnection(Work<T> work) throws SQLException {
         try (Connection c = pool.getConnection()) {
             if (!tableReady) {
-                try (Statement s = c.createStatement()) {
-                    s.execute(create);
-                }
-                tableReady = true;
+                createTable(c);
             }
             try {
                 return work.run(c);

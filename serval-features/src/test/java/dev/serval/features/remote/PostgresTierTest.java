@@ -137,6 +137,14 @@ class PostgresTierTest extends RemoteTierContract {
     }
 
     @Test
+    void aTableNamedLikeASqlKeyword_works() {
+        try (PostgresTier keyword = new PostgresTier(PostgresTier.Config.of(postgres.jdbcUrl()).withTable("user"))) {
+            keyword.putAll(Map.of("k", new byte[] {9}), TIMEOUT);
+            assertThat(keyword.getAll(List.of("k"), TIMEOUT)).containsExactly(new byte[] {9});
+        }
+    }
+
+    @Test
     void keysHoldingNul_areRejectedAsBadInput_notAsATierFailure() {
         assertThatThrownBy(() -> tier.getAll(List.of("ok", "card\0x"), TIMEOUT))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'card\\0x' holds U+0000");
