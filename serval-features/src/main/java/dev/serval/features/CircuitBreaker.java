@@ -48,6 +48,16 @@ final class CircuitBreaker {
         }
     }
 
+    /** True while open and its period has not passed: {@link #tryAcquire} would refuse. */
+    boolean refusing() {
+        if (state != FeatureStoreStats.BreakerState.OPEN) {
+            return state == FeatureStoreStats.BreakerState.HALF_OPEN;
+        }
+        synchronized (this) {
+            return state == FeatureStoreStats.BreakerState.OPEN && ticker.read() - openedAt < openForNanos;
+        }
+    }
+
     /** Closes the breaker; true when it was not closed (the tier just came back). */
     synchronized boolean success() {
         boolean recovered = state != FeatureStoreStats.BreakerState.CLOSED;

@@ -90,7 +90,8 @@ final class WriteBehind implements AutoCloseable {
         while (!stopped) {
             boolean full;
             try {
-                full = drainOnce();
+                // While the breaker is open a round could only fail: skip it without reading the outbox.
+                full = !remote.breaker().refusing() && drainOnce();
             } catch (RemoteTierException e) {
                 full = false;
             } catch (RuntimeException e) {
@@ -125,7 +126,9 @@ final class WriteBehind implements AutoCloseable {
                 entries.put(entities.get(i), states.get(i));
             }
         }
-        remote.putAll(entries);
+        if (!entries.isEmpty()) {
+            remote.putAll(entries);
+        }
         int cleared;
         List<Lock> held = locks.lockAll(entities);
         try {
@@ -133,8 +136,8 @@ final class WriteBehind implements AutoCloseable {
         } finally {
             EntityLocks.unlockAll(held);
         }
-        backlog.addAndGet(-cleared);
         drained.add(entries.size());
+        backlog.addAndGet(-cleared);
         cursor = entities.get(entities.size() - 1);
         return queued.size() == batch;
     }

@@ -32,11 +32,14 @@ class CircuitBreakerTest {
     void breaker_letsOneProbeThroughAfterItsOpenPeriod() {
         open();
         ticker.advance(Duration.ofSeconds(9));
+        assertThat(breaker.refusing()).isTrue();
         assertThat(breaker.tryAcquire()).isFalse();
 
         ticker.advance(Duration.ofSeconds(1));
 
+        assertThat(breaker.refusing()).isFalse();
         assertThat(breaker.tryAcquire()).as("the probe").isTrue();
+        assertThat(breaker.refusing()).as("the probe is out").isTrue();
         assertThat(breaker.state()).isEqualTo(HALF_OPEN);
         assertThat(breaker.tryAcquire()).as("only one probe at a time").isFalse();
         assertThat(breaker.success()).as("recovered").isTrue();
