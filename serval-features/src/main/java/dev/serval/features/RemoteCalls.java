@@ -54,7 +54,14 @@ final class RemoteCalls implements AutoCloseable {
     /** The stored values of {@code keys} (null where absent), or null when the tier was skipped or failed. */
     List<byte[]> getAll(List<String> keys) {
         try {
-            return call(() -> tier.getAll(keys, readTimeout), readTimeout, "read");
+            return call(() -> {
+                List<byte[]> values = tier.getAll(keys, readTimeout);
+                if (values.size() != keys.size()) {
+                    throw new RemoteTierException(tier.name() + " returned " + values.size() + " values for "
+                            + keys.size() + " keys", null);
+                }
+                return values;
+            }, readTimeout, "read");
         } catch (RemoteTierException e) {
             return null;
         }

@@ -16,7 +16,10 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * <p><b>Reads</b> go L1, then L2, then L3, each tier asked only for the entities the one above did not
  * have; what a lower tier returns is promoted into the tiers above it. The L1 Bloom filter answers
  * "never seen" without touching L2 (and L3 when {@link FeatureStoreConfig#bloomSkipsRemote()}). A
- * remote read waits at most the read timeout and goes through the tier's circuit breaker.
+ * remote read waits at most the read timeout and goes through the tier's circuit breaker. L1 and L2
+ * have no timeout: they are in-process calls (a RocksDB read from its block cache or an SST file), and
+ * a JNI call cannot be interrupted, so handing it to another thread to time it would cost more than
+ * the read.
  *
  * <p><b>Writes</b> ({@link #record}) with L2: the batch's entities are locked together, their states
  * updated, and the new states with their outbox marks written in one RocksDB batch before the call
