@@ -15,7 +15,7 @@ import java.util.Objects;
  * events on restart.
  *
  * @param l1Enabled               keep decoded states in process memory (Caffeine) with a Bloom filter
- * @param l1MaxEntities           the most entity states L1 holds (about 1 KB each)
+ * @param l1MaxEntities           the most entity states L1 holds (about 1.1 KB of heap each)
  * @param bloomExpectedEntities   entities the Bloom filter is sized for; past it, its false-positive
  *                                rate rises (a false positive costs a lower-tier read, never a wrong row)
  * @param bloomFalsePositiveRate  the Bloom filter's false-positive rate at its expected size
@@ -93,7 +93,7 @@ public record FeatureStoreConfig(boolean l1Enabled, long l1MaxEntities, long blo
     /** Builds a {@link FeatureStoreConfig}; not thread-safe. The field initialisers are the defaults. */
     public static final class Builder {
         private boolean l1Enabled = true;
-        private long l1MaxEntities = 100_000;
+        private long l1MaxEntities = 50_000;
         private long bloomExpectedEntities = 1_000_000;
         private double bloomFalsePositiveRate = 0.01;
         private Path l2Path;

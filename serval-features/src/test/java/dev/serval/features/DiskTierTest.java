@@ -107,6 +107,7 @@ class DiskTierTest {
     @Test
     void open_aDirectoryAnotherStoreHoldsNamesThePath() {
         try (DiskTier first = DiskTier.open(dir, false)) {
+            assertThat(first.directory()).isEqualTo(dir);
             assertThatThrownBy(() -> DiskTier.open(dir, false))
                     .isInstanceOf(FeatureStoreException.class)
                     .hasMessageStartingWith("cannot open the L2 (RocksDB) directory " + dir + ": ");

@@ -10,6 +10,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -114,6 +118,55 @@ class RemoteCompositionTest {
             assertThat(remote.size()).isEqualTo(30);
             assertThat(remote.eventsStored()).as("every acknowledged event reached L3").isEqualTo(recorded);
             assertThat(store.stats().drained()).isEqualTo(30);
+        }
+    }
+
+    @Test
+    void writeBehind_losesNoEventWhileTheRemoteTierFlaps() throws Exception {
+        int threads = 2;
+        int batches = 100;
+        try (TieredFeatureStore store = TieredFeatureStore.open(tiered("a").l1MaxEntities(10).build());
+             ExecutorService pool = Executors.newFixedThreadPool(threads + 1)) {
+            AtomicBoolean recording = new AtomicBoolean(true);
+            Future<?> flapper = pool.submit(() -> {
+                boolean down = false;
+                while (recording.get()) {
+                    down = !down;
+                    remote.mode(down ? InMemoryRemoteTier.Mode.DOWN : InMemoryRemoteTier.Mode.UP);
+                    ticker.advance(OPEN_FOR);
+                    Thread.sleep(3);
+                }
+                return null;
+            });
+            List<Future<?>> recorders = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int thread = t;
+                recorders.add(pool.submit(() -> {
+                    for (int b = 0; b < batches; b++) {
+                        List<Event> batch = new ArrayList<>();
+                        for (int e = 0; e < 10; e++) {
+                            batch.add(new Event("card-" + (b * 3 + e + thread) % 40, "m" + e, 1, T0 + b * 10L));
+                        }
+                        store.record(batch);
+                        store.lookup(List.of("card-" + b % 40), new long[] {T0 + b * 10L});
+                    }
+                    return null;
+                }));
+            }
+            for (Future<?> recorder : recorders) {
+                recorder.get();
+            }
+            recording.set(false);
+            flapper.get();
+            remote.mode(InMemoryRemoteTier.Mode.UP);
+            ticker.advance(OPEN_FOR);
+
+            eventually("the backlog drained", () -> store.stats().outboxBacklog() == 0);
+            assertThat(store.stats().remoteFailures()).as("the tier did flap").isPositive();
+            assertThat(remote.eventsStored()).isEqualTo(threads * batches * 10L);
+            for (int c = 0; c < 40; c++) {
+                assertThat(remote.state("card-" + c).unsyncedBase).isFalse();
+            }
         }
     }
 
