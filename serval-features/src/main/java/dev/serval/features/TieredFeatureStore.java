@@ -160,13 +160,15 @@ public final class TieredFeatureStore implements FeatureStore {
         }
     }
 
-    /** One lookup's progress: the rows still to answer from L2 and from L3. */
+    /** One lookup's progress: the rows still to answer from L2 and from L3 (no boxing: rows are ints). */
     private static final class Read {
         final List<String> entities;
         final long[] atMillis;
         final float[] values;
-        List<Integer> l2Rows;
-        List<Integer> l3Rows;
+        int[] l2Rows;
+        int l2Count;
+        int[] l3Rows;
+        int l3Count;
         boolean degraded;
 
         Read(List<String> entities, long[] atMillis, float[] values) {
@@ -184,16 +186,16 @@ public final class TieredFeatureStore implements FeatureStore {
 
         void toL2(int row) {
             if (l2Rows == null) {
-                l2Rows = new ArrayList<>();
+                l2Rows = new int[atMillis.length];
             }
-            l2Rows.add(row);
+            l2Rows[l2Count++] = row;
         }
 
         void toL3(int row) {
             if (l3Rows == null) {
-                l3Rows = new ArrayList<>();
+                l3Rows = new int[atMillis.length];
             }
-            l3Rows.add(row);
+            l3Rows[l3Count++] = row;
         }
     }
 
@@ -230,15 +232,15 @@ public final class TieredFeatureStore implements FeatureStore {
 
     /** L2 for the rows L1 lacked, under their locks so a promotion cannot overwrite a newer L1 state. */
     private void readDisk(Read read) {
-        List<String> keys = new ArrayList<>(read.l2Rows.size());
-        for (int row : read.l2Rows) {
-            keys.add(read.entities.get(row));
+        List<String> keys = new ArrayList<>(read.l2Count);
+        for (int i = 0; i < read.l2Count; i++) {
+            keys.add(read.entities.get(read.l2Rows[i]));
         }
         List<Lock> held = locks.lockAll(keys);
         try {
             List<byte[]> found = disk.getAll(keys);
             for (int i = 0; i < keys.size(); i++) {
-                int row = read.l2Rows.get(i);
+                int row = read.l2Rows[i];
                 String entity = keys.get(i);
                 EntityState state = memory == null ? null : memory.get(entity);
                 if (state == null && found.get(i) != null) {
@@ -264,28 +266,29 @@ public final class TieredFeatureStore implements FeatureStore {
 
     /** L3 for the rows no local tier had; promotes what it finds into L2 and L1. */
     private void readRemote(Read read) {
-        List<String> keys = new ArrayList<>(read.l3Rows.size());
-        for (int row : read.l3Rows) {
-            keys.add(read.entities.get(row));
+        List<String> keys = new ArrayList<>(read.l3Count);
+        for (int i = 0; i < read.l3Count; i++) {
+            keys.add(read.entities.get(read.l3Rows[i]));
         }
         List<byte[]> found = remote.getAll(keys);
         if (found == null) {
             read.degraded = true;
-            for (int row : read.l3Rows) {
-                EntityState.defaults(read.values, row * Lookup.WIDTH);
+            for (int i = 0; i < read.l3Count; i++) {
+                EntityState.defaults(read.values, read.l3Rows[i] * Lookup.WIDTH);
             }
             return;
         }
         if (memory == null && disk == null) {
             for (int i = 0; i < keys.size(); i++) {
-                answerRemote(read, read.l3Rows.get(i), keys.get(i), found.get(i));
+                answerRemote(read, read.l3Rows[i], keys.get(i), found.get(i));
             }
             return;
         }
         List<Lock> held = locks.lockAll(keys);
+        int promoted = 0;
         try (DiskTier.Batch promote = disk == null ? null : disk.batch()) {
             for (int i = 0; i < keys.size(); i++) {
-                int row = read.l3Rows.get(i);
+                int row = read.l3Rows[i];
                 String entity = keys.get(i);
                 EntityState local = localState(entity);
                 if (local != null) {
@@ -296,6 +299,7 @@ public final class TieredFeatureStore implements FeatureStore {
                     EntityState state = answerRemote(read, row, entity, found.get(i));
                     if (promote != null) {
                         promote.putState(entity, found.get(i));
+                        promoted++;
                     }
                     if (memory != null) {
                         memory.put(entity, state);
@@ -304,7 +308,7 @@ public final class TieredFeatureStore implements FeatureStore {
                     answerRemote(read, row, entity, null);
                 }
             }
-            if (promote != null) {
+            if (promoted > 0) {
                 promote.commit();
             }
         } finally {
