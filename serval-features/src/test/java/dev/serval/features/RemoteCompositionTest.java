@@ -332,7 +332,7 @@ class RemoteCompositionTest {
     }
 
     @Test
-    void remoteOnly_failsARecordItCannotWriteAndDegradesLookups() {
+    void l1AndRemote_failsARecordItCannotWriteAndForgetsItInL1() {
         try (TieredFeatureStore store = TieredFeatureStore.open(FeatureStoreConfig.builder()
                 .remote(remote).ticker(ticker).build())) {
             store.record(List.of(new Event("card-1", "shop", 3, T0)));
