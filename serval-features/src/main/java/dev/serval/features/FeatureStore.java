@@ -17,6 +17,9 @@ public interface FeatureStore extends AutoCloseable {
      * @param entities     entity keys; an unknown one gets the defaults described in {@link Feature}
      * @param atMillis     for each entity, the time its windows are judged at (epoch milliseconds)
      * @return one row per entity, in order
+     * @throws IllegalArgumentException when the two lengths differ or an entity is null
+     * @throws FeatureStoreException    when a local tier fails or a stored value cannot be read
+     * @throws IllegalStateException    after {@link #close}
      */
     Lookup lookup(List<String> entities, long[] atMillis);
 
@@ -25,8 +28,13 @@ public interface FeatureStore extends AutoCloseable {
      * they survive a crash or restart of this process, and they reach the remote tier (if any) even if
      * it is down now, once it is back.
      *
-     * @throws FeatureStoreException when the local tiers cannot record them (nothing of the batch is
-     *                               then acknowledged)
+     * <p>A batch is applied under its entities' locks, all or nothing; callers keep batches modest
+     * (hundreds to a few thousand events) so lookups of the same entities do not wait long.
+     *
+     * @throws FeatureStoreException when the durable tiers cannot record them (nothing of the batch is
+     *                               then acknowledged): the local ones, or the remote one in a store
+     *                               configured without local disk
+     * @throws IllegalStateException after {@link #close}
      */
     void record(List<Event> events);
 
