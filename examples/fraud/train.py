@@ -225,7 +225,8 @@ def reference(model, rows, feature_rows, test_from):
         scores = model(torch.from_numpy(x)).numpy()[:, 0]
     cases = []
     for row, values, column_values, score in zip(scored, scored_features, x, scores):
-        decision = "decline" if score >= DECLINE else "review" if score >= REVIEW else "approve"
+        # Compared as float32, the score's type, as Serval does.
+        decision = "decline" if score >= np.float32(DECLINE) else "review" if score >= np.float32(REVIEW) else "approve"
         cases.append({"transaction": {key: row[key] for key in ("card_id", "amount", "merchant", "timestamp")},
                       "pattern": row["pattern"],
                       "features": [f32(value) for value in values],
