@@ -34,12 +34,19 @@ import dev.serval.runtime.onnx.OnnxBackend;
 import dev.serval.testing.Examples;
 import dev.serval.testing.InMemoryFeatureStore;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The bundled fraud model served through the registry with a feature store: its pipeline
@@ -73,7 +80,7 @@ class FraudPipelineTest {
         registry = registry(new RegistryOptions(1, false).withFeatureStore(store), List.of("fraud"));
     }
 
-    @org.junit.jupiter.api.AfterEach
+    @AfterEach
     void stop() {
         registry.close();
     }
@@ -132,7 +139,7 @@ class FraudPipelineTest {
         JsonNode cases = reference.get("cases");
         double tolerance = reference.get("tolerance").get("absolute").asDouble();
         assertThat(reference.get("features")).extracting(JsonNode::asText)
-                .containsExactly(java.util.Arrays.stream(Feature.values()).map(Feature::wireName).toArray(String[]::new));
+                .containsExactly(Arrays.stream(Feature.values()).map(Feature::wireName).toArray(String[]::new));
 
         // The test store computes the features Python computed.
         List<String> cards = new ArrayList<>();
@@ -186,6 +193,55 @@ class FraudPipelineTest {
     }
 
     @Test
+    void fraud_concurrentRequests_eachGetTheirOwnRowsBack() throws Exception {
+        recordHistory();
+        JsonNode cases = reference.get("cases");
+        List<Future<InferenceResponse>> answers = new ArrayList<>();
+        try (var threads = Executors.newVirtualThreadPerTaskExecutor()) {
+            for (int round = 0; round < 4; round++) {
+                for (int i = 0; i < cases.size(); i++) {
+                    List<Tensor> one = transactions(JSON.createArrayNode().add(cases.get(i)));
+                    answers.add(threads.submit(() -> infer(one, List.of())));
+                }
+            }
+        }
+        for (int i = 0; i < answers.size(); i++) {
+            JsonNode expected = cases.get(i % cases.size());
+            InferenceResponse response = answers.get(i).get();
+            assertThat((double) floats(response.outputs().get(0))[0]).as("request %d", i)
+                    .isCloseTo(expected.get("score").asDouble(), within(1e-5));
+            assertThat(texts(response.outputs().get(1))).containsExactly(expected.get("decision").asText());
+        }
+    }
+
+    @Test
+    void fraud_whenTheStoreFails_answersUnavailable_namingTheModel() {
+        store.fail("rocksdb: disk full");
+
+        assertThatThrownBy(() -> infer(transactions(reference.get("cases")), List.of()))
+                .isInstanceOfSatisfying(ServalException.class, e -> {
+                    assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE);
+                    assertThat(e.getMessage())
+                            .isEqualTo("the feature lookup for model 'fraud' failed: rocksdb: disk full");
+                });
+    }
+
+    @Test
+    void fraud_warmsUpThroughItsPipeline(@TempDir Path folder)
+            throws IOException {
+        Path model = Files.createDirectories(folder.resolve("fraud/1"));
+        Files.copy(Examples.repository().resolve("fraud/1/model.onnx"), model.resolve("model.onnx"));
+        Files.writeString(folder.resolve("fraud/config.yaml"),
+                Files.readString(Examples.repository().resolve("fraud/config.yaml"))
+                        + "warmup: {count: 2, batch_size: 4}\n");
+        try (ModelRegistry warmed = ModelRegistry.load(new ModelRepository(folder), backend,
+                new RegistryOptions(1, false).withFeatureStore(store))) {
+            assertThat(warmed.allReady()).isTrue();
+            assertThat(store.lookups()).as("each warm-up run looks its rows up").isEqualTo(2);
+        }
+    }
+
+    @Test
     void fraud_rejectsInputsThatDoNotFitThePipeline_namingThem() {
         List<Tensor> inputs = new ArrayList<>(transactions(reference.get("cases")));
         int rows = (int) inputs.get(1).shape()[0];
@@ -199,7 +255,7 @@ class FraudPipelineTest {
         assertThatThrownBy(() -> infer(inputs, List.of())).hasMessageContaining("missing input 'amount'");
 
         String[] cards = new String[65];
-        java.util.Arrays.fill(cards, "c1");
+        Arrays.fill(cards, "c1");
         long[] shape = {65};
         List<Tensor> tooMany = List.of(strings("card_id", shape, cards), fp32("amount", shape, new float[65]),
                 strings("merchant", shape, cards), int64("timestamp", shape, new long[65]));

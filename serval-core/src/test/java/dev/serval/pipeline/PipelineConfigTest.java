@@ -11,7 +11,6 @@ import dev.serval.model.ModelConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -111,15 +110,5 @@ class PipelineConfigTest {
 
         Files.writeString(file, "max_batch_size: 8\n");
         assertThat(ModelConfig.read(file).pipeline()).isEmpty();
-    }
-
-    @Test
-    void columns_evaluateTheirExpressions() throws IOException {
-        PipelineConfig config = parse(INPUTS + "assemble: {input: f, columns: [' log1p( amount ) ']}");
-        Column column = Column.parse(config.assemble().columns().get(0),
-                PipelineConfig.numberInputs(new java.util.LinkedHashMap<>(java.util.Map.of(
-                        "amount", config.inputs().get(1)))));
-        assertThat(column.text()).isEqualTo("log1p(amount)");
-        assertThat(List.of(column)).hasOnlyElementsOfType(Column.Log1p.class);
     }
 }

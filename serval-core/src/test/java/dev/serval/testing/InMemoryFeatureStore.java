@@ -3,6 +3,7 @@ package dev.serval.testing;
 import dev.serval.features.Event;
 import dev.serval.features.Feature;
 import dev.serval.features.FeatureStore;
+import dev.serval.features.FeatureStoreException;
 import dev.serval.features.Lookup;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -19,7 +20,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * seconds since the latest event at or before t, capped; totals over every recorded event.
  *
  * <p>It can be told to answer degraded, as the tiered store does when a remote tier is skipped,
- * and counts its lookups. Thread-safe (synchronized); slow by design, small tests only.
+ * or to fail as when a local tier fails, and counts its lookups. Thread-safe (synchronized); slow by design, small tests only.
  */
 public final class InMemoryFeatureStore implements FeatureStore {
     private static final long MINUTE = 60_000;
@@ -28,10 +29,16 @@ public final class InMemoryFeatureStore implements FeatureStore {
     private final Map<String, List<Event>> events = new HashMap<>();
     private final AtomicInteger lookups = new AtomicInteger();
     private volatile boolean degraded;
+    private volatile String failure;
 
     /** Lookups from now on report {@code degraded}. */
     public void degrade(boolean degraded) {
         this.degraded = degraded;
+    }
+
+    /** Lookups from now on throw {@link FeatureStoreException} with this message (null: they answer). */
+    public void fail(String message) {
+        this.failure = message;
     }
 
     /** Lookup calls so far (one per request when a pipeline batches its rows). */
@@ -42,6 +49,9 @@ public final class InMemoryFeatureStore implements FeatureStore {
     @Override
     public synchronized Lookup lookup(List<String> entities, long[] atMillis) {
         lookups.incrementAndGet();
+        if (failure != null) {
+            throw new FeatureStoreException(failure);
+        }
         float[] values = new float[entities.size() * Lookup.WIDTH];
         for (int row = 0; row < entities.size(); row++) {
             long at = atMillis[row];
