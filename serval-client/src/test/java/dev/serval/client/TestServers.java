@@ -1,9 +1,11 @@
 package dev.serval.client;
 
 import dev.serval.runtime.ModelRuntime;
+import dev.serval.runtime.onnx.OnnxBackend;
 import dev.serval.server.ServalServer;
 import dev.serval.server.ServerOptions;
 import dev.serval.testing.Examples;
+import dev.serval.testing.InMemoryFeatureStore;
 import java.net.URI;
 import java.nio.file.Path;
 
@@ -17,11 +19,11 @@ final class TestServers {
     }
 
     static ServalServer start(ServerOptions options) {
-        return ServalServer.start(freePorts(options));
+        return ServalServer.start(freePorts(options), new OnnxBackend(), new InMemoryFeatureStore());
     }
 
     static ServalServer start(ServerOptions options, ModelRuntime runtime) {
-        return ServalServer.start(freePorts(options), runtime);
+        return ServalServer.start(freePorts(options), runtime, new InMemoryFeatureStore());
     }
 
     /** Every transport on a free port, so servers started side by side never collide (gRPC's 8001 included). */

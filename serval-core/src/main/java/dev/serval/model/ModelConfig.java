@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import dev.serval.api.Shapes;
 import dev.serval.api.TensorSpec;
+import dev.serval.pipeline.PipelineConfig;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,6 +55,8 @@ import java.util.TreeSet;
  *   data: zeros                        # zeros or ones (default zeros)
  *   shapes:                            # whole shapes for inputs whose other dimensions vary;
  *     input_ids: [1, 16]               #   otherwise each variable dimension but the batch is 1
+ * pipeline:                            # Serval's own: steps around the model, so clients send entity
+ *   ...                                #   ids and raw fields; see dev.serval.pipeline.PipelineConfig
  * </pre>
  *
  * <p>Immutable; validated as it is read, and every error names the setting, the value and what
@@ -67,10 +70,19 @@ import java.util.TreeSet;
  * @param fallback        the model to degrade to under load, if any
  * @param versionPolicy   which of the model's version folders load
  * @param warmup          the runs a new version makes before it takes traffic
+ * @param pipeline        the steps around the model, if any
  */
 public record ModelConfig(Optional<String> labelsFile, OptionalInt maxBatchSize, DynamicBatching dynamicBatching,
                           int instanceCount, int intraOpThreads, Optional<Fallback> fallback,
-                          VersionPolicy versionPolicy, Warmup warmup) {
+                          VersionPolicy versionPolicy, Warmup warmup, Optional<PipelineConfig> pipeline) {
+
+    /** A configuration without a pipeline. */
+    public ModelConfig(Optional<String> labelsFile, OptionalInt maxBatchSize, DynamicBatching dynamicBatching,
+                       int instanceCount, int intraOpThreads, Optional<Fallback> fallback,
+                       VersionPolicy versionPolicy, Warmup warmup) {
+        this(labelsFile, maxBatchSize, dynamicBatching, instanceCount, intraOpThreads, fallback, versionPolicy, warmup,
+                Optional.empty());
+    }
 
     /** A configuration with the default version policy (all) and no warm-up. */
     public ModelConfig(Optional<String> labelsFile, OptionalInt maxBatchSize, DynamicBatching dynamicBatching,
@@ -84,7 +96,7 @@ public record ModelConfig(Optional<String> labelsFile, OptionalInt maxBatchSize,
 
     /** The configuration of a model that has no config file. */
     public static final ModelConfig DEFAULTS = new ModelConfig(Optional.empty(), OptionalInt.empty(),
-            DynamicBatching.DEFAULTS, 0, 0, Optional.empty(), VersionPolicy.ALL, Warmup.NONE);
+            DynamicBatching.DEFAULTS, 0, 0, Optional.empty(), VersionPolicy.ALL, Warmup.NONE, Optional.empty());
 
     /**
      * @param maxQueueDelayMicros  how long the oldest request may wait for a batch to fill
@@ -198,7 +210,7 @@ public record ModelConfig(Optional<String> labelsFile, OptionalInt maxBatchSize,
     private static final JsonNode YAML_EMPTY = new ObjectMapper().createObjectNode();
 
     private static final Set<String> TOP_LEVEL = Set.of("labels", "max_batch_size", "dynamic_batching",
-            "instance_group", "parameters", "fallback", "version_policy", "warmup");
+            "instance_group", "parameters", "fallback", "version_policy", "warmup", "pipeline");
     private static final Set<String> BATCHING = Set.of("max_queue_delay_microseconds", "preferred_batch_size",
             "max_queue_size", "default_timeout_microseconds", "priority_levels", "default_priority_level",
             "adaptive_batch_size");
@@ -280,7 +292,15 @@ public record ModelConfig(Optional<String> labelsFile, OptionalInt maxBatchSize,
         }
         VersionPolicy policy = versionPolicy(settings, root.get("version_policy"));
         Warmup warmup = warmup(settings, root.get("warmup"), maxBatchSize);
-        return new ModelConfig(labels, maxBatchSize, batching, instances, threads, fallback, policy, warmup);
+        Optional<PipelineConfig> pipeline = Optional.empty();
+        if (root.hasNonNull("pipeline")) {
+            try {
+                pipeline = Optional.of(PipelineConfig.parse(root.get("pipeline")));
+            } catch (IllegalArgumentException e) {
+                throw new InvalidConfigException(source + ": " + e.getMessage());
+            }
+        }
+        return new ModelConfig(labels, maxBatchSize, batching, instances, threads, fallback, policy, warmup, pipeline);
     }
 
     private static VersionPolicy versionPolicy(Settings settings, JsonNode node) throws InvalidConfigException {

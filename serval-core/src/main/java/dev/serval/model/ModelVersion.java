@@ -10,6 +10,7 @@ import dev.serval.api.ServalException;
 import dev.serval.api.Tensor;
 import dev.serval.api.TensorSpec;
 import dev.serval.metrics.ModelMetrics;
+import dev.serval.pipeline.Pipeline;
 import dev.serval.runtime.ModelSession;
 import dev.serval.schedule.Job;
 import dev.serval.schedule.ModelScheduler;
@@ -46,6 +47,12 @@ import org.slf4j.LoggerFactory;
  * request the fallback cannot take (outputs it lacks, its queue full, not loaded) is served here:
  * no request fails because of the switch.
  *
+ * <p>Pipelines: a model whose config declares a {@code pipeline} shows clients the pipeline's
+ * inputs and outputs (metadata, validation); its pre-steps (feature lookup, assembly of the
+ * model's input) run on the request thread before the request is queued, its post-steps
+ * (labels) after the run, and a response whose features came from a degraded lookup carries
+ * the parameter {@code degraded: true}.
+ *
  * <p>Lifecycle. A version is used from {@link #arrive()} until its {@link #infer} returns (or
  * {@link #failed} is called): each use holds a lease. When the registry replaces or unloads the
  * version it first stops resolving it, then {@linkplain #retire retires} it: the retirement waits
@@ -67,16 +74,21 @@ public final class ModelVersion implements AutoCloseable {
     public static final String PRIORITY = "priority";
     /** Request parameter: deadline in microseconds from arrival, 0 the model's default. */
     public static final String TIMEOUT = "timeout";
-    /** Response parameter set when the fallback model answered. */
+    /** Response parameter set when the fallback model answered, or a pipeline's feature lookup was degraded. */
     public static final String DEGRADED = "degraded";
 
     /** Set in {@link #leases} once no lease may be taken: the version is closed or closing. */
     private static final int CLOSED = 1 << 30;
+    private static final Parameters DEGRADED_LOOKUP = Parameters.empty().with(DEGRADED, Boolean.TRUE);
 
     private final String name;
     private final long version;
     private final String platform;
     private final ModelSession session;
+    /** The steps around the model, or null. */
+    private final Pipeline pipeline;
+    /** The model outputs a pipeline's run computes when a request asks for every output. */
+    private final List<String> allModelOutputNames;
     private final ModelScheduler scheduler;
     private final int maxBatchSize;
     private final ModelConfig.DynamicBatching policy;
@@ -103,21 +115,25 @@ public final class ModelVersion implements AutoCloseable {
     private final List<TensorSpec> inputs;
     private final List<TensorSpec> outputs;
 
-    ModelVersion(String name, long version, String platform, ModelSession session, ModelScheduler scheduler,
-                 int maxBatchSize, ModelConfig config, List<String> labels, Supplier<List<String>> availableVersions,
-                 Ticker ticker, ModelMetrics metrics, Function<String, ModelVersion> models) {
+    /** @param pipeline the steps around the model, or null */
+    ModelVersion(String name, long version, String platform, ModelSession session, Pipeline pipeline,
+                 ModelScheduler scheduler, int maxBatchSize, ModelConfig config, List<String> labels,
+                 Supplier<List<String>> availableVersions, Ticker ticker, ModelMetrics metrics, Function<String, ModelVersion> models) {
         this.name = name;
         this.version = version;
         this.platform = platform;
         this.session = session;
+        this.pipeline = pipeline;
         this.scheduler = scheduler;
         this.maxBatchSize = maxBatchSize;
         this.policy = config.dynamicBatching();
         this.labels = List.copyOf(labels);
         this.availableVersions = availableVersions;
-        this.inputs = List.copyOf(session.inputs());
-        this.outputs = List.copyOf(session.outputs());
+        this.inputs = List.copyOf(pipeline == null ? session.inputs() : pipeline.inputs());
+        this.outputs = List.copyOf(pipeline == null ? session.outputs() : pipeline.outputs());
         this.allOutputNames = outputs.stream().map(TensorSpec::name).toList();
+        this.allModelOutputNames = pipeline == null ? allOutputNames
+                : pipeline.modelOutputs(allOutputNames);
         this.ticker = ticker;
         this.metrics = metrics;
         this.fallback = config.fallback();
@@ -273,7 +289,20 @@ public final class ModelVersion implements AutoCloseable {
         int level = priorityLevel(request.parameters());
         long deadline = deadline(request.parameters(), arrived);
 
-        Job job = scheduler.submit(arrival, inputs, outputNames, rows, level, deadline);
+        Parameters parameters = Parameters.empty();
+        List<String> computed = outputNames;
+        if (pipeline != null) {
+            Pipeline.Prepared prepared;
+            try {
+                prepared = pipeline.prepare(inputs, rows);
+            } finally {
+                inputs.forEach(Tensor::release); // the assembled input holds all the model reads
+            }
+            inputs = List.of(prepared.input());
+            computed = outputNames == allOutputNames ? allModelOutputNames : pipeline.modelOutputs(outputNames);
+            parameters = prepared.degraded() ? DEGRADED_LOOKUP : parameters;
+        }
+        Job job = scheduler.submit(arrival, inputs, computed, rows, level, deadline);
         List<Tensor> outputs;
         try {
             outputs = await(job, deadline);
@@ -284,6 +313,9 @@ public final class ModelVersion implements AutoCloseable {
                 inputs.forEach(Tensor::release);
             }
         }
+        if (pipeline != null) {
+            outputs = pipeline.finish(outputs, computed, outputNames);
+        }
 
         if (topK != null) {
             List<Tensor> classified = new ArrayList<>(outputs.size());
@@ -292,7 +324,7 @@ public final class ModelVersion implements AutoCloseable {
             }
             outputs = classified;
         }
-        return new InferenceResponse(name, version(), request.id(), Parameters.empty(), outputs);
+        return new InferenceResponse(name, version(), request.id(), parameters, outputs);
     }
 
     /** Decides, and logs when it changes, whether new requests go to the fallback. */

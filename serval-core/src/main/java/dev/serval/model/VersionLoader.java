@@ -2,6 +2,8 @@ package dev.serval.model;
 
 import dev.serval.metrics.ModelMetrics;
 import dev.serval.metrics.ServalMetrics;
+import dev.serval.pipeline.Pipeline;
+import dev.serval.pipeline.PipelineConfig;
 import dev.serval.runtime.ModelLoadException;
 import dev.serval.runtime.ModelRuntime;
 import dev.serval.runtime.ModelSession;
@@ -92,8 +94,12 @@ final class VersionLoader {
             throw new LoadFailure("the runtime failed to open " + file.getFileName() + ": " + e);
         }
         int maxBatchSize;
+        Pipeline pipeline = null;
         try {
             maxBatchSize = config.effectiveMaxBatchSize(session.inputs(), session.outputs());
+            if (config.pipeline().isPresent()) {
+                pipeline = pipeline(name, config.pipeline().get(), session, maxBatchSize);
+            }
         } catch (InvalidConfigException e) {
             session.close();
             throw new LoadFailure(e.getMessage());
@@ -108,8 +114,8 @@ final class VersionLoader {
                 () -> scheduler[0].queueDepth(), () -> scheduler[0].batchCeiling());
         scheduler[0] = new ModelScheduler(id, session, schedule, options.ticker(),
                 ServalThreads.platform("serval-" + name + "-v" + number), deadlines, modelMetrics);
-        ModelVersion version = new ModelVersion(name, number, runtime.platform(), session, scheduler[0], maxBatchSize,
-                config, labels, () -> readyVersions.apply(name), options.ticker(), modelMetrics, fallbacks);
+        ModelVersion version = new ModelVersion(name, number, runtime.platform(), session, pipeline, scheduler[0],
+                maxBatchSize, config, labels, () -> readyVersions.apply(name), options.ticker(), modelMetrics, fallbacks);
         long opened = System.nanoTime();
         try {
             version.warmUp(config.warmup());
@@ -128,8 +134,22 @@ final class VersionLoader {
                 config.warmup().count() == 0 ? "" : " + " + config.warmup().count() + " warm-up run(s) in "
                         + (warmed - opened) / 1_000_000 + " ms",
                 instances, threads, maxBatchSize > 1 ? "batches of up to " + maxBatchSize : "no batching",
-                InputValidator.describe(session.inputs()), InputValidator.describe(session.outputs()));
+                InputValidator.describe(version.inputs()), InputValidator.describe(version.outputs()));
         return version;
+    }
+
+    /** The model's pipeline, checked against the model and given the server's feature store. */
+    private Pipeline pipeline(String name, PipelineConfig config, ModelSession session, int maxBatchSize)
+            throws InvalidConfigException {
+        if (maxBatchSize == 0) {
+            throw new InvalidConfigException("setting 'pipeline' needs a model with a batch dimension "
+                    + "(max_batch_size above 0): its rows are the pipeline's rows");
+        }
+        try {
+            return Pipeline.create(name, config, session.inputs(), session.outputs(), options.featureStore());
+        } catch (IllegalArgumentException e) {
+            throw new InvalidConfigException(e.getMessage());
+        }
     }
 
     List<String> readLabels(Path directory, ModelConfig config) throws InvalidConfigException {

@@ -191,7 +191,7 @@ class ModelConfigTest {
                 .isInstanceOf(InvalidConfigException.class)
                 .hasMessageContaining("unknown setting 'label'")
                 .hasMessageContaining("[dynamic_batching, fallback, instance_group, labels, max_batch_size, parameters, "
-                        + "version_policy, warmup]");
+                        + "pipeline, version_policy, warmup]");
     }
 
     @Test

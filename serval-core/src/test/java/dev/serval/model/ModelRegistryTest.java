@@ -20,6 +20,7 @@ import dev.serval.api.Tensor;
 import dev.serval.api.TensorSpec;
 import dev.serval.runtime.onnx.OnnxBackend;
 import dev.serval.testing.Examples;
+import dev.serval.testing.InMemoryFeatureStore;
 import dev.serval.testing.TestTensors;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -42,7 +43,9 @@ class ModelRegistryTest {
     @BeforeAll
     static void loadExamples() throws IOException {
         backend = new OnnxBackend();
-        examples = ModelRegistry.load(new ModelRepository(Examples.repository()), backend, OPTIONS);
+        // The fraud example's pipeline needs a feature store.
+        examples = ModelRegistry.load(new ModelRepository(Examples.repository()), backend,
+                OPTIONS.withFeatureStore(new InMemoryFeatureStore()));
     }
 
     @AfterAll
@@ -72,8 +75,8 @@ class ModelRegistryTest {
     void load_servesEveryExampleModel() {
         assertThat(examples.allReady()).isTrue();
         assertThat(examples.index()).extracting(s -> s.name() + ":" + s.version() + ":" + s.state())
-                .containsExactly("cnn:1:READY", "iris:1:READY", "iris_small:1:READY", "iris_small:2:READY",
-                        "text:1:READY");
+                .containsExactly("cnn:1:READY", "fraud:1:READY", "iris:1:READY", "iris_small:1:READY",
+                        "iris_small:2:READY", "text:1:READY");
         assertThat(examples.index()).allSatisfy(s -> {
             assertThat(s.isReady()).isTrue();
             assertThat(s.reason()).isEmpty();

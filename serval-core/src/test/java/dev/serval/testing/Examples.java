@@ -22,7 +22,7 @@ public final class Examples {
         throw new IllegalStateException("cannot find the project's examples/ folder");
     }
 
-    /** The bundled example repository: iris, iris_small, cnn, text. */
+    /** The bundled example repository: iris, iris_small, cnn, text, fraud (its pipeline needs a feature store). */
     public static Path repository() {
         return root().resolve("examples/repository");
     }

@@ -1,6 +1,7 @@
 package dev.serval.server;
 
 import dev.serval.api.ServerMetadata;
+import dev.serval.features.FeatureStore;
 import dev.serval.metrics.ServalMetrics;
 import dev.serval.model.ModelRegistry;
 import dev.serval.model.ModelRepository;
@@ -99,13 +100,23 @@ public final class ServalServer implements AutoCloseable {
      * pace runs). The server closes the runtime when it stops.
      */
     public static ServalServer start(ServerOptions options, ModelRuntime runtime) {
+        return start(options, runtime, null);
+    }
+
+    /**
+     * {@link #start(ServerOptions, ModelRuntime)} with the feature store that model pipelines look
+     * features up in (null for none: a model whose pipeline needs one then fails to load). The
+     * server uses the store but does not close it; close it after the server has stopped.
+     */
+    public static ServalServer start(ServerOptions options, ModelRuntime runtime, FeatureStore featureStore) {
         long started = System.nanoTime();
         ModelRepository repository = new ModelRepository(options.modelRepository());
         ServalMetrics metrics = ServalMetrics.create();
         ModelRegistry registry;
         try {
             registry = ModelRegistry.start(repository, runtime,
-                    new RegistryOptions(options.cpuBudget(), options.allowSpinning()), metrics, options.modelControl());
+                    new RegistryOptions(options.cpuBudget(), options.allowSpinning()).withFeatureStore(featureStore),
+                    metrics, options.modelControl());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read the model repository " + repository.root(), e);
         }

@@ -1,5 +1,6 @@
 package dev.serval.testing;
 
+import dev.serval.runtime.onnx.OnnxBackend;
 import dev.serval.server.ServalServer;
 import dev.serval.server.ServerOptions;
 import java.io.IOException;
@@ -14,7 +15,8 @@ import java.time.Duration;
 /**
  * A real Serval listening on a free loopback port, with a plain JDK HTTP client pointed at it.
  * Tests talk to it over sockets exactly as users do. gRPC listens on a free port of its own too
- * (unless the options turn it off): {@link #grpcPort()}.
+ * (unless the options turn it off): {@link #grpcPort()}. Model pipelines look features up in an
+ * {@link InMemoryFeatureStore} of its own, so the bundled fraud model loads with the others.
  */
 public final class TestServer implements AutoCloseable {
     private final ServalServer server;
@@ -37,7 +39,7 @@ public final class TestServer implements AutoCloseable {
     }
 
     public static TestServer start(ServerOptions options, HttpClient client) {
-        ServalServer server = ServalServer.start(freePorts(options));
+        ServalServer server = ServalServer.start(freePorts(options), new OnnxBackend(), new InMemoryFeatureStore());
         return new TestServer(server, client, options.tlsKey().isPresent() ? "https" : "http");
     }
 
@@ -48,7 +50,7 @@ public final class TestServer implements AutoCloseable {
 
     /** Serves with {@code options} on a runtime the test controls. */
     public static TestServer start(ServerOptions options, dev.serval.runtime.ModelRuntime runtime) {
-        ServalServer server = ServalServer.start(freePorts(options), runtime);
+        ServalServer server = ServalServer.start(freePorts(options), runtime, new InMemoryFeatureStore());
         return new TestServer(server, HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build(), "http");
     }
 
