@@ -22,5 +22,9 @@ public enum ErrorCode {
     /** The credential is valid but does not allow this operation. HTTP 403. */
     PERMISSION_DENIED,
     /** A fault inside Serval or the runtime, never the client's mistake. HTTP 500. */
-    INTERNAL
+    INTERNAL,
+    /** The body is in a format the endpoint does not read (its Content-Type). HTTP 415. */
+    UNSUPPORTED_MEDIA_TYPE,
+    /** The operation exists but this server was started without what it needs (e.g. a feature store). HTTP 501. */
+    UNIMPLEMENTED
 }

@@ -44,7 +44,8 @@ public final class ModelMetrics implements SchedulerMetrics {
     public void request(long nanos, ErrorCode error) {
         requestDuration.observe(nanos / NANOS_PER_SECOND);
         CounterDataPoint outcome = error == null ? success : switch (error) {
-            case INVALID_ARGUMENT, NOT_FOUND, PAYLOAD_TOO_LARGE, UNAUTHENTICATED, PERMISSION_DENIED -> invalid;
+            case INVALID_ARGUMENT, NOT_FOUND, PAYLOAD_TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, UNAUTHENTICATED, PERMISSION_DENIED,
+                 UNIMPLEMENTED -> invalid;
             case RESOURCE_EXHAUSTED -> rejected;
             case DEADLINE_EXCEEDED -> expired;
             case UNAVAILABLE -> unavailable;

@@ -26,6 +26,10 @@ import java.util.function.IntSupplier;
  * serval_inference_queue_depth{model,version}                requests waiting now
  * serval_inference_batch_ceiling{model,version}              rows the next run may gather (learned)
  * serval_inference_degraded_total{model,fallback}            requests answered by the fallback model
+ * serval_events_recorded_total                               events the feature store acknowledged
+ * serval_event_batches_total{outcome}                        event batches (POST /v2/events, RecordEvents)
+ *                                                             outcome: recorded, invalid, rejected,
+ *                                                             unavailable, failed
  * </pre>
  *
  * <p>Thread-safe.
@@ -42,6 +46,8 @@ public final class ServalMetrics {
     final Histogram computeDuration;
     final Histogram batchSize;
     final Counter degraded;
+    final Counter eventsRecorded;
+    final Counter eventBatches;
     private final Map<List<String>, IntSupplier> queueDepths = new ConcurrentHashMap<>();
     private final Map<List<String>, IntSupplier> batchCeilings = new ConcurrentHashMap<>();
 
@@ -74,6 +80,11 @@ public final class ServalMetrics {
         this.degraded = Counter.builder().name("serval_inference_degraded_total")
                 .help("Requests answered by a model's fallback because its queue was too slow")
                 .labelNames("model", "fallback").register(registry);
+        this.eventsRecorded = Counter.builder().name("serval_events_recorded_total")
+                .help("Events the feature store acknowledged as durable").register(registry);
+        this.eventBatches = Counter.builder().name("serval_event_batches_total")
+                .help("Event batches by outcome; a batch that is not recorded records none of its events")
+                .labelNames("outcome").register(registry);
         GaugeWithCallback.builder().name("serval_inference_queue_depth")
                 .help("Requests waiting in a model's queue").labelNames("model", "version")
                 .callback(callback -> queueDepths.forEach((labels, depth) ->
@@ -102,6 +113,11 @@ public final class ServalMetrics {
     public ModelMetrics forModel(String model, String version, IntSupplier queueDepth, IntSupplier batchCeiling) {
         batchCeilings.put(List.of(model, version), batchCeiling);
         return forModel(model, version, queueDepth);
+    }
+
+    /** The handles for event ingest. */
+    public EventMetrics events() {
+        return new EventMetrics(this);
     }
 
     /** Stops reporting a model version's gauges (it was unloaded). */

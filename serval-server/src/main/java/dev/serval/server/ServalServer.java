@@ -11,6 +11,7 @@ import dev.serval.runtime.ModelRuntime;
 import dev.serval.runtime.onnx.OnnxBackend;
 import dev.serval.transport.grpc.GrpcTransport;
 import dev.serval.transport.BodyArrays;
+import dev.serval.transport.EventIngest;
 import dev.serval.transport.RequestGate;
 import dev.serval.transport.http.AccessControl;
 import dev.serval.transport.http.BodyBudget;
@@ -100,22 +101,31 @@ public final class ServalServer implements AutoCloseable {
      * pace runs). The server closes the runtime when it stops.
      */
     public static ServalServer start(ServerOptions options, ModelRuntime runtime) {
-        return start(options, runtime, null);
+        return launch(options, runtime, Optional.empty());
     }
 
     /**
-     * {@link #start(ServerOptions, ModelRuntime)} with the feature store that model pipelines look
-     * features up in (null for none: a model whose pipeline needs one then fails to load). The
-     * server uses the store but does not close it; close it after the server has stopped.
+     * {@link #start(ServerOptions, ModelRuntime)} with a feature store: model pipelines look features
+     * up in it, and events posted to {@code POST /v2/events} and gRPC {@code RecordEvents} are recorded
+     * in it. Without one, a model whose pipeline needs features fails to load and both event calls
+     * answer 501 / UNIMPLEMENTED.
+     *
+     * <p>The caller owns the store: the server uses it from here until {@link #shutdown} returns, and
+     * never closes it. Close the store after the server: the shutdown lets admitted requests and
+     * event batches finish first, so none is cut off by the store closing under it.
      */
-    public static ServalServer start(ServerOptions options, ModelRuntime runtime, FeatureStore featureStore) {
+    public static ServalServer start(ServerOptions options, ModelRuntime runtime, FeatureStore features) {
+        return launch(options, runtime, Optional.of(features));
+    }
+
+    private static ServalServer launch(ServerOptions options, ModelRuntime runtime, Optional<FeatureStore> features) {
         long started = System.nanoTime();
         ModelRepository repository = new ModelRepository(options.modelRepository());
         ServalMetrics metrics = ServalMetrics.create();
         ModelRegistry registry;
         try {
             registry = ModelRegistry.start(repository, runtime,
-                    new RegistryOptions(options.cpuBudget(), options.allowSpinning()).withFeatureStore(featureStore),
+                    new RegistryOptions(options.cpuBudget(), options.allowSpinning()).withFeatureStore(features.orElse(null)),
                     metrics, options.modelControl());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read the model repository " + repository.root(), e);
@@ -128,14 +138,15 @@ public final class ServalServer implements AutoCloseable {
             BooleanSupplier modelsReady = options.strictReadiness() ? registry::allReady : () -> true;
             BooleanSupplier ready = () -> gate.isOpen() && modelsReady.getAsBoolean();
             BodyArrays arrays = new BodyArrays(BODY_ARRAYS_BYTES);
+            EventIngest events = new EventIngest(features.orElse(null), metrics.events());
             http = new HttpTransport(registry, metrics, metadata, ready,
                     access, options.httpAddress(), options.httpPort(), tls(options),
                     new BodyBudget(options.maxRequestBytes(), options.effectiveMaxInflightBytes(), BODY_WAIT), arrays,
-                    gate).start();
+                    gate, events).start();
             GrpcTransport grpc = options.grpcEnabled()
                     ? new GrpcTransport(registry, metadata, ready, options.inferenceToken(), options.adminToken(),
                             options.httpAddress(), options.grpcPort(), options.tlsCertificate(), options.tlsKey(),
-                            options.maxRequestBytes(), arrays, gate).start()
+                            options.maxRequestBytes(), arrays, gate, events).start()
                     : null;
             ServalServer server = new ServalServer(runtime, registry, http, grpc, options, gate);
             warnIfExposed(options, access);

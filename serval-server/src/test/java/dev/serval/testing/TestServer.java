@@ -1,5 +1,6 @@
 package dev.serval.testing;
 
+import dev.serval.features.FeatureStore;
 import dev.serval.runtime.onnx.OnnxBackend;
 import dev.serval.server.ServalServer;
 import dev.serval.server.ServerOptions;
@@ -51,6 +52,12 @@ public final class TestServer implements AutoCloseable {
     /** Serves with {@code options} on a runtime the test controls. */
     public static TestServer start(ServerOptions options, dev.serval.runtime.ModelRuntime runtime) {
         ServalServer server = ServalServer.start(freePorts(options), runtime, new InMemoryFeatureStore());
+        return new TestServer(server, HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build(), "http");
+    }
+
+    /** Serves with {@code options}, recording events in {@code features}; the caller closes the store. */
+    public static TestServer start(ServerOptions options, FeatureStore features) {
+        ServalServer server = ServalServer.start(freePorts(options), new OnnxBackend(), features);
         return new TestServer(server, HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build(), "http");
     }
 

@@ -20,7 +20,7 @@ final class GrpcErrors {
 
     static Status.Code code(ErrorCode code) {
         return switch (code) {
-            case INVALID_ARGUMENT -> Status.Code.INVALID_ARGUMENT;
+            case INVALID_ARGUMENT, UNSUPPORTED_MEDIA_TYPE -> Status.Code.INVALID_ARGUMENT;
             case NOT_FOUND -> Status.Code.NOT_FOUND;
             case UNAVAILABLE -> Status.Code.UNAVAILABLE;
             // A body over the size limit is refused by grpc-java itself (RESOURCE_EXHAUSTED, as here).
@@ -29,6 +29,7 @@ final class GrpcErrors {
             case UNAUTHENTICATED -> Status.Code.UNAUTHENTICATED;
             case PERMISSION_DENIED -> Status.Code.PERMISSION_DENIED;
             case INTERNAL -> Status.Code.INTERNAL;
+            case UNIMPLEMENTED -> Status.Code.UNIMPLEMENTED;
         };
     }
 

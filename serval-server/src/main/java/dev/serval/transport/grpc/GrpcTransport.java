@@ -4,6 +4,7 @@ import dev.serval.api.ServerMetadata;
 import dev.serval.model.ModelRegistry;
 import dev.serval.transport.BearerTokens;
 import dev.serval.transport.BodyArrays;
+import dev.serval.transport.EventIngest;
 import dev.serval.transport.RequestGate;
 import io.grpc.Server;
 import io.grpc.ServerCredentials;
@@ -83,12 +84,13 @@ public final class GrpcTransport implements AutoCloseable {
      * @param maxMessageBytes the largest request message; larger ones get RESOURCE_EXHAUSTED unread
      * @param gate            admits ModelInfer, RepositoryModelLoad and RepositoryModelUnload calls
      *                        until the server shuts down ({@link GatedCalls})
+     * @param events          records the batches of {@code serval.events.EventService} ({@link EventService})
      * @throws UncheckedIOException if the TLS files cannot be read
      */
     public GrpcTransport(ModelRegistry registry, ServerMetadata metadata, BooleanSupplier ready,
                          Optional<String> inferenceToken, Optional<String> adminToken, String host, int port,
                          Optional<Path> tlsCertificate, Optional<Path> tlsKey, long maxMessageBytes,
-                         BodyArrays arrays, RequestGate gate) {
+                         BodyArrays arrays, RequestGate gate, EventIngest events) {
         InferenceService service = new InferenceService(registry, metadata, ready, arrays);
         this.address = new InetSocketAddress(host, port);
         NettyServerBuilder builder = tlsCertificate.isPresent() && tlsKey.isPresent()
@@ -107,6 +109,8 @@ public final class GrpcTransport implements AutoCloseable {
                 .maxInboundMessageSize((int) Math.min(maxMessageBytes, Integer.MAX_VALUE))
                 // The last interceptor runs first: tokens are checked before the gate counts a call.
                 .addService(ServerInterceptors.intercept(service.definition(), new GatedCalls(gate),
+                        new TokenInterceptor(new BearerTokens(inferenceToken, adminToken))))
+                .addService(ServerInterceptors.intercept(new EventService(events).bindService(), new GatedCalls(gate),
                         new TokenInterceptor(new BearerTokens(inferenceToken, adminToken))))
                 .build();
     }

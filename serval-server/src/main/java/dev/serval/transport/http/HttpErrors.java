@@ -24,8 +24,10 @@ final class HttpErrors {
             case PERMISSION_DENIED -> 403;
             case NOT_FOUND -> 404;
             case PAYLOAD_TOO_LARGE -> 413;
+            case UNSUPPORTED_MEDIA_TYPE -> 415;
             case RESOURCE_EXHAUSTED -> 429;
             case INTERNAL -> 500;
+            case UNIMPLEMENTED -> 501;
             case UNAVAILABLE -> 503;
             case DEADLINE_EXCEEDED -> 504;
         };

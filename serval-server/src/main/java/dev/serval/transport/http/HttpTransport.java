@@ -5,6 +5,7 @@ import dev.serval.api.ServerMetadata;
 import dev.serval.metrics.ServalMetrics;
 import dev.serval.model.ModelRegistry;
 import dev.serval.transport.BodyArrays;
+import dev.serval.transport.EventIngest;
 import dev.serval.transport.RequestGate;
 import io.helidon.common.tls.Tls;
 import io.helidon.http.Method;
@@ -41,10 +42,11 @@ public final class HttpTransport implements AutoCloseable {
      * @param bodies          limits on request bodies (413 and 429 beyond them)
      * @param arrays          reusable arrays for large bodies, shared with the other transports
      * @param gate            admits inference and repository changes until the server shuts down
+     * @param events          records the batches of {@code POST /v2/events} ({@link EventsApi})
      */
     public HttpTransport(ModelRegistry registry, ServalMetrics metrics, ServerMetadata metadata, BooleanSupplier ready,
                          AccessControl access, String host, int port, Optional<Tls> tls, BodyBudget bodies,
-                         BodyArrays arrays, RequestGate gate) {
+                         BodyArrays arrays, RequestGate gate, EventIngest events) {
         RestApi api = new RestApi(registry, metrics, metadata, ready, access, bodies, arrays);
         this.host = host;
         this.requestedPort = port;
@@ -57,6 +59,7 @@ public final class HttpTransport implements AutoCloseable {
                 .connectionOptions(socket -> socket.tcpNoDelay(true))
                 .routing(routing -> routing
                         .addFilter((chain, req, res) -> gated(gate, chain, req, res))
+                        .register(new EventsApi(events, access, bodies, arrays)) // before api's catch-all 404
                         .register(api)
                         .error(ServalException.class, (req, res, error) -> HttpErrors.send(res, abandonedOr(error)))
                         .error(Throwable.class, (req, res, error) -> HttpErrors.sendUnexpected(res, error)));
