@@ -61,6 +61,15 @@ public final class TestServer implements AutoCloseable {
         return new TestServer(server, HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build(), "http");
     }
 
+    /**
+     * Serves with {@code options} and no feature store: pipeline models that look features up stay
+     * unavailable, and the event calls answer 501 / UNIMPLEMENTED.
+     */
+    public static TestServer startWithoutFeatureStore(ServerOptions options) {
+        ServalServer server = ServalServer.start(freePorts(options), new OnnxBackend());
+        return new TestServer(server, HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build(), "http");
+    }
+
     /** Any free port for each transport, so tests can run in parallel; gRPC stays off if it was. */
     private static ServerOptions freePorts(ServerOptions options) {
         return options.withHttpPort(0).withGrpcPort(options.grpcEnabled() ? 0 : ServerOptions.GRPC_OFF);

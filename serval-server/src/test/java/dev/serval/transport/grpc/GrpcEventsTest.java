@@ -151,7 +151,7 @@ class GrpcEventsTest {
 
     @Test
     void withoutFeatureStore_isUnimplemented_sayingSo() throws Exception {
-        try (TestServer plain = TestServer.start(ServerOptions.defaults(repository))) {
+        try (TestServer plain = TestServer.startWithoutFeatureStore(ServerOptions.defaults(repository))) {
             ManagedChannel plainChannel = GrpcFixtures.channel(plain.grpcPort());
             try {
                 assertThatThrownBy(() -> events(plainChannel).recordEvents(RecordEventsRequest.getDefaultInstance()))

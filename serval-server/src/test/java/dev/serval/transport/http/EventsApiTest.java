@@ -332,7 +332,7 @@ class EventsApiTest {
 
     @Test
     void withoutFeatureStore_is501_sayingSo() {
-        try (TestServer plain = TestServer.start(ServerOptions.defaults(repository).withGrpcPort(ServerOptions.GRPC_OFF))) {
+        try (TestServer plain = TestServer.startWithoutFeatureStore(ServerOptions.defaults(repository).withGrpcPort(ServerOptions.GRPC_OFF))) {
             Reply reply = post(plain, JSON, "[]");
 
             assertThat(reply.status()).as(reply.body()).isEqualTo(501);
