@@ -228,6 +228,11 @@ public final class RunCommand implements Callable<Integer> {
         CallRun.Outcome o;
         try (ServalClient client = ServalClient.builder().endpoint(URI.create("http://" + url)).protocol(Protocol.GRPC)
                 .timeout(Duration.ofMillis((long) (timeoutSeconds * 1000))).build()) {
+            try {
+                client.infer(request); // opens the channel before the clock starts, as LoadRun connects first
+            } catch (ServalClientException e) {
+                progress.println("run: the first (untimed) call failed: " + e.getMessage());
+            }
             o = new CallRun(settings, () -> {
                 try {
                     client.infer(request);

@@ -81,10 +81,6 @@ record LoadPoint(String runId, String scenario, String system, String protocol, 
 
     /** The monthly cost per 1,000 req/s of each repetition that sampled resources; null when none did. */
     Spread cost(PriceTable prices) {
-        return Spread.of(repetitions.stream()
-                .filter(r -> r.resources() != null && r.throughput().okPerSecond() > 0)
-                .map(r -> CostModel.monthlyPer1000(r.resources().cpuSecondsPer1000Requests(), r.resources().rssMbPeak(),
-                        r.throughput().okPerSecond(), prices).total())
-                .toList());
+        return Spread.of(repetitions.stream().map(r -> Ratio.costOf(r, prices)).filter(c -> c > 0).toList());
     }
 }

@@ -31,6 +31,7 @@ public final class ReportBuilder {
     private final List<Skip> skips;
     private final PriceTable prices;
     private final Instant now;
+    private final Map<String, String> notes = new LinkedHashMap<>();
 
     /** The HTML page, the markdown summary, and the charts by file name (also embedded in the page). */
     public record Report(String html, String markdown, Map<String, byte[]> charts) {
@@ -44,6 +45,15 @@ public final class ReportBuilder {
         this.skips = loaded.skips();
         this.prices = prices;
         this.now = now.truncatedTo(ChronoUnit.SECONDS);
+    }
+
+    /**
+     * Adds a text shown as it is under "Notes" (e.g. the suite's machine record: load averages,
+     * whether a build ran during the measurement, the commit measured).
+     */
+    public ReportBuilder note(String title, String text) {
+        notes.put(title, text);
+        return this;
     }
 
     public Report build() throws IOException {
@@ -199,7 +209,8 @@ public final class ReportBuilder {
             rows.add(List.of("load generator JVM flags", String.join(" ", e.generatorFlags())));
             rows.add(List.of("load generator CPUs (pinning)", e.generatorCpus()));
         }
-        rows.add(List.of("measured", of.get(0).startedAt() + " to " + of.get(of.size() - 1).startedAt()));
+        rows.add(List.of("measured", of.stream().map(Result::startedAt).min(String::compareTo).orElseThrow() + " to "
+                + of.stream().map(Result::startedAt).max(String::compareTo).orElseThrow()));
         return rows;
     }
 
@@ -267,6 +278,8 @@ public final class ReportBuilder {
                     skips.stream().map(s -> List.of(s.runId(), s.scenario(), s.system(), s.reason())).toList());
         }
         md.append("## Cost model\n\n").append(modelText()).append("\n\n");
+        notes.forEach((title, text) -> md.append("## ").append(title).append("\n\n```\n").append(text.strip())
+                .append("\n```\n\n"));
         for (String runId : runIds()) {
             List<List<String>> env = environmentRows(runId);
             if (env.isEmpty()) {
@@ -332,6 +345,8 @@ public final class ReportBuilder {
                     skips.stream().map(s -> List.of(s.runId(), s.scenario(), s.system(), s.reason())).toList(), "skips");
         }
         h.append("<h2>Cost model</h2>\n<p>").append(esc(modelText())).append("</p>\n");
+        notes.forEach((title, text) -> h.append("<h2>").append(esc(title)).append("</h2>\n<pre>").append(esc(text.strip()))
+                .append("</pre>\n"));
         for (String runId : runIds()) {
             List<List<String>> env = environmentRows(runId);
             if (env.isEmpty()) {

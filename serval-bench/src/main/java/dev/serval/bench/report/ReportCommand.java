@@ -39,6 +39,10 @@ public final class ReportCommand implements Callable<Integer> {
     @Option(names = "--gb-hour", paramLabel = "PRICE", description = "Overrides the price of a GB-hour.")
     Double gbHour;
 
+    @Option(names = "--note", paramLabel = "FILE",
+            description = "A text file shown as it is under Notes, titled by its name (repeatable), e.g. the suite's machine.txt.")
+    List<Path> noteFiles = new java.util.ArrayList<>();
+
     @Override
     public Integer call() throws IOException {
         PriceTable prices;
@@ -58,7 +62,11 @@ public final class ReportCommand implements Callable<Integer> {
         }
         ReportBuilder.Report report;
         try {
-            report = new ReportBuilder(loaded, prices, Instant.now()).build();
+            ReportBuilder builder = new ReportBuilder(loaded, prices, Instant.now());
+            for (Path note : noteFiles) {
+                builder.note(note.getFileName().toString(), Files.readString(note));
+            }
+            report = builder.build();
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }

@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.PropertyNamingStrategies;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -123,15 +122,11 @@ public final class ResultFiles {
                         continue;
                     }
                 }
-                try {
-                    Object document = parse(text, file.toString());
-                    if (document instanceof Result result) {
-                        results.add(result);
-                    } else {
-                        skips.add((Skip) document);
-                    }
-                } catch (UncheckedIOException e) {
-                    throw e.getCause();
+                Object document = parse(text, file.toString());
+                if (document instanceof Result result) {
+                    results.add(result);
+                } else {
+                    skips.add((Skip) document);
                 }
             }
         }
