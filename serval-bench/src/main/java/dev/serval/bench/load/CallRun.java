@@ -48,11 +48,14 @@ final class CallRun {
      * @param drainSeconds  after the measured time, how long calls already due may still be sent
      * @param maxSeconds    hard bound on the whole run
      */
+    static final int MAX_CALLERS = 4096;
+
     record Settings(int callers, double rate, double warmupSeconds, double seconds, long requests,
                     double drainSeconds, double maxSeconds) {
         Settings {
-            if (callers < 1 || callers > 10_000) {
-                throw new IllegalArgumentException("--clients " + callers + " must be in 1..10000 for a client library");
+            if (callers < 1 || callers > MAX_CALLERS) {
+                throw new IllegalArgumentException("--clients " + callers + " must be in 1.." + MAX_CALLERS
+                        + " for a client library (one thread each)");
             }
             if (!(rate >= 0) || rate > Plan.MAX_RATE) {
                 throw new IllegalArgumentException("--rate " + rate + " must be in (0, " + (long) Plan.MAX_RATE + "]");
@@ -145,7 +148,9 @@ final class CallRun {
         }
         List<Thread> callers = new ArrayList<>(settings.callers());
         for (int i = 0; i < settings.callers(); i++) {
-            callers.add(Thread.ofVirtual().name("caller-" + i).start(this::work));
+            // platform threads: a blocking client library may hold monitors across its waits, which
+            // would pin virtual threads to the few carrier threads and serialise the callers
+            callers.add(Thread.ofPlatform().name("caller-" + i).start(this::work));
         }
         Thread watcher = Thread.ofPlatform().daemon().name("call-progress").start(this::watch);
         for (Thread caller : callers) {
