@@ -87,6 +87,15 @@ start_load_monitor "$OUT/load.log"
 
 # ---- the tools ----
 
+# stop_own PID: stops a process this suite started and forgets it, so that the exit trap never
+# signals a PID the system may since have given to another process.
+stop_own() {
+  stop_pid "$1"
+  local keep=() p
+  for p in "${STARTED_PIDS[@]}"; do [ "$p" = "$1" ] || keep+=("$p"); done
+  STARTED_PIDS=(${keep[@]+"${keep[@]}"})
+}
+
 # bench_java ARGS...: ./serval bench's Java side, pinned to the client core.
 bench_java() {
   taskset -c "$CLIENT_CORE" "$JAVA_HOME/bin/java" "${LIMIT_FLAGS[@]}" -Xms256m -Djava.awt.headless=true \
@@ -225,7 +234,7 @@ scenario_hello() {
       --meta "config=gunicorn 2 sync workers" --meta "versions=$(gunicorn --version 2>&1)"
     [ $py = 0 ] || measure $s python-fastapi rest-json "$PY_PID" "$round" --url "127.0.0.1:$PEER_PORT/v2/models/iris/infer" --body "$WORK/iris.json" "${load[@]}" "${PY_META[@]}"
   done
-  stop_pid "$SERVAL_PID"; [ $go = 0 ] || stop_pid "$GO_PID"; [ $flask = 0 ] || stop_pid "$FLASK_PID"; [ $py = 0 ] || stop_pid "$PY_PID"
+  stop_own "$SERVAL_PID"; [ $go = 0 ] || stop_own "$GO_PID"; [ $flask = 0 ] || stop_own "$FLASK_PID"; [ $py = 0 ] || stop_own "$PY_PID"
 }
 
 scenario_mobilenet() {
@@ -247,7 +256,7 @@ scenario_mobilenet() {
     [ $py = 0 ] || measure $s python-fastapi rest-json "$PY_PID" "$round" --url "127.0.0.1:$PEER_PORT/v2/models/mobilenet_v2/infer" \
       --body "$WORK/mobilenet_b1.json" "${load[@]}" --timeout-seconds 120 "${PY_META[@]}"
   done
-  stop_pid "$SERVAL_PID"; [ $py = 0 ] || stop_pid "$PY_PID"
+  stop_own "$SERVAL_PID"; [ $py = 0 ] || stop_own "$PY_PID"
 }
 
 scenario_concurrency() {
@@ -268,7 +277,7 @@ scenario_concurrency() {
     done
   done
   [ $py = 0 ] || case " $SWEEP " in *" 256 "*) skip $s python-fastapi "not run past 64 clients: one worker answers ~8 images/s, so 256 clients would wait ~30 s per answer, longer than the measured window" ;; esac
-  stop_pid "$SERVAL_PID"; [ $py = 0 ] || stop_pid "$PY_PID"
+  stop_own "$SERVAL_PID"; [ $py = 0 ] || stop_own "$PY_PID"
 }
 
 # tail_for SYSTEM PROTOCOL PID URL BODY CLIENTS ROUND EXTRA...: saturation (closed loop), then open loop at 70% of it.
@@ -303,7 +312,7 @@ scenario_tail() {
     tail_for serval rest-binary "$SERVAL_PID" "127.0.0.1:$SERVAL_PORT/v2/models/mobilenet_v2/infer" "$WORK/mobilenet_b1.bin" 64 "$round" "${SERVAL_META[@]}"
     [ $py = 0 ] || tail_for python-fastapi rest-json "$PY_PID" "127.0.0.1:$PEER_PORT/v2/models/mobilenet_v2/infer" "$WORK/mobilenet_b1.json" 8 "$round" "${PY_META[@]}"
   done
-  stop_pid "$SERVAL_PID"; [ $py = 0 ] || stop_pid "$PY_PID"
+  stop_own "$SERVAL_PID"; [ $py = 0 ] || stop_own "$PY_PID"
 }
 
 # uptime_of PID: seconds since PID started (the JVM's -Xlog uptime clock, to within a few ms).
@@ -331,7 +340,7 @@ scenario_gc() {
       add_metric "$LAST_RESULT" gc_pauses "$n"; add_metric "$LAST_RESULT" gc_max_pause_ms "$max"
       add_metric "$LAST_RESULT" open_connections "$connections"
     fi
-    stop_pid "$SERVAL_PID"
+    stop_own "$SERVAL_PID"
   done
 }
 
@@ -371,12 +380,12 @@ scenario_memory() {
       serval_on "$WORK/repo-memory"
       measure "$s" serval rest-json "$SERVAL_PID" "$round" --url "127.0.0.1:$SERVAL_PORT/v2/models/$model/infer" --body "$body" \
         --clients 1 --requests "$requests" --timeout-seconds 300 --meta "model_bytes=$(stat -c %s "$onnx")" "${SERVAL_META[@]}"
-      stop_pid "$SERVAL_PID"
+      stop_own "$SERVAL_PID"
       if [ ! -f "$pt" ]; then [ "$round" -gt 1 ] || skip "$s" python-fastapi "the TorchScript $model $NO_MODELS"; continue; fi
       if start_fastapi "$model=$pt:$outputs"; then
         measure "$s" python-fastapi rest-json "$PY_PID" "$round" --url "127.0.0.1:$PEER_PORT/v2/models/$model/infer" --body "$body" \
           --clients 1 --requests "$requests" --timeout-seconds 300 --meta "model_bytes=$(stat -c %s "$pt")" "${PY_META[@]}"
-        stop_pid "$PY_PID"
+        stop_own "$PY_PID"
       else
         [ "$round" -gt 1 ] || skip "$s" python-fastapi "the FastAPI peer did not start with $model (python3-fastapi python3-uvicorn python3-torch)"
       fi
@@ -398,7 +407,7 @@ scenario_encoder() {
       case $b in 1) runs=50 ;; 32) runs=4 ;; 128) runs=2 ;; *) runs=1 ;; esac
       raw="$OUT/$s/limit-r$round.limit.out"; mkdir -p "$OUT/$s"
       if token_limit --batch "$b" --warmup-runs 1 --runs "$runs" > "$raw" 2> "$raw.log"; then
-        bench_java import-limit --in "$raw" --run-id "$RUN_ID" --scenario "$s" --repetition "$round" --meta "batch=$b" \
+        bench_java import-limit --in "$raw" --items-per-request "$b" --run-id "$RUN_ID" --scenario "$s" --repetition "$round" --meta "batch=$b" \
           --out "$OUT/$s/limit-r$round.json"
       else
         log "WARNING: the encoder limit failed at batch $b; see $raw.log"; FAILURES=$((FAILURES + 1))
@@ -409,7 +418,7 @@ scenario_encoder() {
         --clients 1 --warmup-seconds 0 --requests "$runs" --timeout-seconds 300 --meta "batch=$b" "${SERVAL_META[@]}"
     done
   done
-  stop_pid "$SERVAL_PID"
+  stop_own "$SERVAL_PID"
 }
 
 # ---- run ----

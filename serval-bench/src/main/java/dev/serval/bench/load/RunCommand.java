@@ -254,7 +254,12 @@ public final class RunCommand implements Callable<Integer> {
             return null;
         }
         sampler.sampleNow();
-        return sampler.summary(from, to, requestsInWindow);
+        try {
+            return sampler.summary(from, to, requestsInWindow);
+        } catch (IllegalStateException e) { // the process ended before a second sample
+            System.err.println("run: no resources recorded: " + e.getMessage());
+            return null;
+        }
     }
 
     private Result result(Instant started, String target, String mode, Counts counts, Map<String, Long> errors,
