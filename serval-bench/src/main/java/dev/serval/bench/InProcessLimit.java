@@ -266,10 +266,11 @@ public final class InProcessLimit implements Callable<Integer> {
         return String.format(Locale.ROOT,
                 "{\"model\":\"%s\",\"threads\":%d,\"batch\":%d,\"runs\":%d,\"seconds\":%.3f,\"runs_per_s\":%.2f,"
                         + "\"items_per_s\":%.2f,\"min_ms\":%.3f,\"mean_ms\":%.3f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
-                        + "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"ort\":\"%s\",\"jdk\":\"%s\"}",
+                        + "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"p95_ms\":%.3f,\"p99_9_ms\":%.3f,\"ort\":\"%s\",\"jdk\":\"%s\"}",
                 jsonEscape(model.toString()), threads, batch, runs, elapsed, runs / elapsed, runs * (double) batch / elapsed,
                 h.getMinValue() / 1e6, h.getMean() / 1e6, h.getValueAtPercentile(50) / 1e6,
                 h.getValueAtPercentile(90) / 1e6, h.getValueAtPercentile(99) / 1e6, h.getMaxValue() / 1e6,
+                h.getValueAtPercentile(95) / 1e6, h.getValueAtPercentile(99.9) / 1e6,
                 OrtEnvironment.getEnvironment().getVersion(), jsonEscape(Runtime.version().toString()));
     }
 

@@ -19,6 +19,9 @@ final class LoadReport {
     double rate;
     double warmupSeconds;
     double durationSeconds;
+    /** The measured window's edges on {@link System#nanoTime}'s clock (for sampling a server over it). */
+    long measureStartNanos;
+    long measureEndNanos;
     /** Requests in the measured set that got an answer or a transport error. */
     long completed;
     /** Responses (any status) that ended inside the measured time, per second of it. */

@@ -447,6 +447,8 @@ final class LoadRun {
         r.rate = plan.rate();
         r.warmupSeconds = plan.warmupSeconds();
         r.durationSeconds = duration;
+        r.measureStartNanos = measureStart;
+        r.measureEndNanos = Math.max(measureStart + 1, Math.min(end, finished));
         r.completed = measuredEnded.sum();
         r.throughput = windowEnded.sum() / duration;
         r.okThroughput = windowOk.sum() / duration;

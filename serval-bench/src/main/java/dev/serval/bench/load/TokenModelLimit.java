@@ -197,13 +197,14 @@ public final class TokenModelLimit implements Callable<Integer> {
                     "{\"model\":\"%s\",\"threads\":%d,\"batch\":%d,\"seq\":%d,\"outputs\":\"%s\",\"runs\":%d,"
                             + "\"seconds\":%.3f,\"runs_per_s\":%.4f,\"items_per_s\":%.3f,\"ms_per_item_p50\":%.4f,"
                             + "\"ms_per_item_mean\":%.4f,\"min_ms\":%.3f,\"mean_ms\":%.3f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
-                            + "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"ort\":\"%s\",\"jdk\":\"%s\"}",
+                            + "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"p95_ms\":%.3f,\"p99_9_ms\":%.3f,\"ort\":\"%s\",\"jdk\":\"%s\"}",
                     model.toString().replace("\\", "\\\\").replace("\"", "\\\""), threads, batch, seq,
                     String.join(",", wanted), done, elapsed, done / elapsed, done * (double) batch / elapsed,
                     histogram.getValueAtPercentile(50) / 1e6 / batch, histogram.getMean() / 1e6 / batch,
                     histogram.getMinValue() / 1e6, histogram.getMean() / 1e6, histogram.getValueAtPercentile(50) / 1e6,
                     histogram.getValueAtPercentile(90) / 1e6, histogram.getValueAtPercentile(99) / 1e6,
-                    histogram.getMaxValue() / 1e6, environment.getVersion(), Runtime.version()));
+                    histogram.getMaxValue() / 1e6, histogram.getValueAtPercentile(95) / 1e6,
+                    histogram.getValueAtPercentile(99.9) / 1e6, environment.getVersion(), Runtime.version()));
         } finally {
             feed.values().forEach(OnnxTensor::close);
         }
