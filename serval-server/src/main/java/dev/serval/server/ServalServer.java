@@ -49,7 +49,8 @@ public final class ServalServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ServalServer.class);
 
     /** The protocol extensions this build implements, by Triton's names. */
-    static final List<String> EXTENSIONS = List.of("classification", "binary_tensor_data");
+    static final List<String> EXTENSIONS = List.of("classification", "binary_tensor_data", "model_repository",
+            "model_repository(unload_dependents)");
 
     /** Reusable arrays for large bodies and gRPC messages, shared by the transports. */
     static final long BODY_ARRAYS_BYTES = 64L << 20;

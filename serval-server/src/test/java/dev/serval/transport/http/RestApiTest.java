@@ -43,7 +43,8 @@ class RestApiTest {
         assertThat(metadata.get("name").asText()).isEqualTo("serval");
         assertThat(metadata.get("version").asText()).isNotBlank();
         assertThat(metadata.get("extensions").isArray()).isTrue();
-        assertThat(metadata.get("extensions").toString()).contains("\"classification\"", "\"binary_tensor_data\"");
+        assertThat(metadata.get("extensions").toString()).contains("\"classification\"", "\"binary_tensor_data\"",
+                "\"model_repository\"");
     }
 
     @Test
