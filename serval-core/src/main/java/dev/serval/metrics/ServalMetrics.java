@@ -126,6 +126,16 @@ public final class ServalMetrics {
         batchCeilings.remove(List.of(model, version));
     }
 
+    /**
+     * Adds metrics kept elsewhere (e.g. the feature store's, read from its counters at each scrape)
+     * to this registry.
+     *
+     * @throws IllegalArgumentException when a metric of the same name is registered already
+     */
+    public void register(io.prometheus.metrics.model.registry.Collector collector) {
+        registry.register(collector);
+    }
+
     /** A consistent snapshot of every metric, for an exporter. */
     public MetricSnapshots scrape() {
         return registry.scrape();

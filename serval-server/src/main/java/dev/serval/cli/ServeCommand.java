@@ -1,6 +1,8 @@
 package dev.serval.cli;
 
+import dev.serval.features.TieredFeatureStore;
 import dev.serval.model.ModelControl;
+import dev.serval.runtime.onnx.OnnxBackend;
 import dev.serval.server.ServalServer;
 import dev.serval.server.ServerOptions;
 import java.nio.file.Files;
@@ -13,6 +15,7 @@ import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -103,6 +106,9 @@ final class ServeCommand implements Callable<Integer> {
                     + "are failed with 503 and the process exits. Default: ${DEFAULT-VALUE}.")
     long shutdownTimeoutSecs;
 
+    @Mixin
+    FeatureStoreOptions features;
+
     @Override
     public Integer call() throws InterruptedException {
         if (shutdownTimeoutSecs < 0) {
@@ -115,7 +121,19 @@ final class ServeCommand implements Callable<Integer> {
                 blankToEmpty(inferenceToken), blankToEmpty(adminToken),
                 Optional.ofNullable(tlsCertificate), Optional.ofNullable(tlsKey), strictReadiness, allowSpinning,
                 modelControl());
-        ServalServer server = ServalServer.start(options);
+        Optional<TieredFeatureStore> store = features.open(home());
+        store.ifPresentOrElse(
+                s -> log.info("feature store: {}", features.describe(s.config())),
+                () -> log.info("no feature store (--features-mode none): models whose pipelines look features up "
+                        + "will not load, and POST /v2/events answers 501"));
+        ServalServer server;
+        try {
+            server = store.isPresent() ? ServalServer.start(options, new OnnxBackend(), store.get())
+                    : ServalServer.start(options);
+        } catch (RuntimeException e) {
+            store.ifPresent(TieredFeatureStore::close);
+            throw e;
+        }
         Duration timeout = Duration.ofSeconds(shutdownTimeoutSecs);
         CountDownLatch stopped = new CountDownLatch(1);
         // SIGTERM and SIGINT run the JVM's shutdown hooks; the JVM exits (status 143 or 130) when they end.
@@ -130,7 +148,16 @@ final class ServeCommand implements Callable<Integer> {
                 }
             });
             try {
-                server.shutdown(timeout);
+                // The server first: it stops taking requests and events and lets those admitted
+                // finish; only then does the store close (write-behind marks stay durable in L2).
+                try {
+                    server.shutdown(timeout);
+                } finally {
+                    store.ifPresent(s -> {
+                        s.close();
+                        log.info("feature store closed");
+                    });
+                }
             } finally {
                 watchdog.interrupt();
                 stopped.countDown();
@@ -149,11 +176,15 @@ final class ServeCommand implements Callable<Integer> {
                 loadModels == null ? List.of() : loadModels);
     }
 
+    /** The Serval home: {@code serval.home} (set by ./serval), else the working folder. */
+    static Path home() {
+        String home = System.getProperty("serval.home");
+        return home != null ? Path.of(home) : Path.of("").toAbsolutePath();
+    }
+
     /** The example repository shipped with the project, found from {@code serval.home} or the working folder. */
     static Path bundledRepository() {
-        String home = System.getProperty("serval.home");
-        Path base = home != null ? Path.of(home) : Path.of("").toAbsolutePath();
-        Path repository = base.resolve("examples").resolve("repository");
+        Path repository = home().resolve("examples").resolve("repository");
         if (!Files.isDirectory(repository)) {
             throw new IllegalArgumentException("no --model-repository given and no bundled examples at " + repository);
         }

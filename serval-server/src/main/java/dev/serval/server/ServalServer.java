@@ -2,6 +2,7 @@ package dev.serval.server;
 
 import dev.serval.api.ServerMetadata;
 import dev.serval.features.FeatureStore;
+import dev.serval.features.TieredFeatureStore;
 import dev.serval.metrics.ServalMetrics;
 import dev.serval.model.ModelRegistry;
 import dev.serval.model.ModelRepository;
@@ -113,7 +114,9 @@ public final class ServalServer implements AutoCloseable {
      *
      * <p>The caller owns the store: the server uses it from here until {@link #shutdown} returns, and
      * never closes it. Close the store after the server: the shutdown lets admitted requests and
-     * event batches finish first, so none is cut off by the store closing under it.
+     * event batches finish first, so none is cut off by the store closing under it. A
+     * {@link TieredFeatureStore}'s counters are published on {@code /metrics} as
+     * {@code serval_feature_*} ({@link FeatureStoreMetrics}).
      */
     public static ServalServer start(ServerOptions options, ModelRuntime runtime, FeatureStore features) {
         return launch(options, runtime, Optional.of(features));
@@ -123,6 +126,9 @@ public final class ServalServer implements AutoCloseable {
         long started = System.nanoTime();
         ModelRepository repository = new ModelRepository(options.modelRepository());
         ServalMetrics metrics = ServalMetrics.create();
+        // Only the tiered store keeps counters; another FeatureStore (a test double) has no metrics.
+        features.filter(TieredFeatureStore.class::isInstance).map(TieredFeatureStore.class::cast)
+                .ifPresent(store -> FeatureStoreMetrics.register(metrics, store::stats));
         ModelRegistry registry;
         try {
             registry = ModelRegistry.start(repository, runtime,
