@@ -25,13 +25,17 @@ public final class ServalCommand implements Runnable {
         // Helidon logs through java.util.logging: route it to SLF4J so there is one log format.
         SLF4JBridgeHandler.removeHandlersForRootLogger();
         SLF4JBridgeHandler.install();
-        int exit = new CommandLine(new ServalCommand())
-                .setCaseInsensitiveEnumValuesAllowed(true)
-                .setExecutionExceptionHandler(ServalCommand::startFailed)
-                .execute(args);
+        int exit = commandLine().execute(args);
         if (exit != 0) {
             System.exit(exit);
         }
+    }
+
+    /** The command line as {@link #main} runs it: start-up errors the user can fix are one line, exit 1. */
+    static CommandLine commandLine() {
+        return new CommandLine(new ServalCommand())
+                .setCaseInsensitiveEnumValuesAllowed(true)
+                .setExecutionExceptionHandler(ServalCommand::startFailed);
     }
 
     /**

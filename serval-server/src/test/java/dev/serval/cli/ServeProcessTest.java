@@ -15,6 +15,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -29,6 +30,7 @@ import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -49,6 +51,9 @@ class ServeProcessTest {
             {"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32", "data": [5.1, 3.5, 1.4, 0.2]}]}""";
 
     private Process process;
+
+    @TempDir
+    Path features;
 
     @AfterEach
     void kill() throws InterruptedException {
@@ -115,7 +120,7 @@ class ServeProcessTest {
                 "-Dlogback.configurationFile=logback.xml",
                 "-cp", System.getProperty("java.class.path"), ServalCommand.class.getName(), "serve",
                 "--model-repository", Examples.repository().toString(), "--http-port", "0", "--grpc-port", "-1",
-                "--threads", "1", "--shutdown-timeout-secs", "60")
+                "--threads", "1", "--shutdown-timeout-secs", "60", "--features-dir", features.toString())
                 .redirectErrorStream(true)
                 .start();
         StringBuffer output = new StringBuffer();
