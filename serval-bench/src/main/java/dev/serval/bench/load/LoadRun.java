@@ -243,14 +243,14 @@ final class LoadRun {
         abortReasons[c] = 0;
         connection.aborted = false;
         try {
-            status = attempt(connection, sentAt);
+            status = attempt(connection, index, sentAt);
         } catch (IOException first) {
             if (!connection.aborted && connection.reusedBeforeFailure) {
                 // A keep-alive connection the server closed while idle: the request never reached
                 // it. Retry once on a new connection (the clock keeps running from the first try).
                 retries.increment();
                 try {
-                    status = attempt(connection, sentAt);
+                    status = attempt(connection, index, sentAt);
                 } catch (IOException second) {
                     cause = second;
                 }
@@ -325,7 +325,7 @@ final class LoadRun {
         return failure == null ? status : -1;
     }
 
-    private int attempt(Connection connection, long sentAt) throws IOException {
+    private int attempt(Connection connection, long index, long sentAt) throws IOException {
         connection.reusedBeforeFailure = false;
         if (!connection.isOpen()) {
             try {
@@ -337,7 +337,7 @@ final class LoadRun {
         }
         connection.busySince = sentAt;
         connection.reusedBeforeFailure = connection.exchangesOnSocket() > 0;
-        return connection.exchange(plan.request(), plan.headRequest());
+        return connection.exchange(plan.request(index), plan.headRequest());
     }
 
     /** A failure to open the connection (not a failure of the request on it). */

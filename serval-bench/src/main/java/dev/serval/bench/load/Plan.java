@@ -17,10 +17,26 @@ package dev.serval.bench.load;
  * @param maxSeconds     hard bound on the whole run, connecting included
  * @param honorRetryAfter closed loop: after an answer with Retry-After (e.g. 429), the connection
  *                       waits that long (at most 60 s) before its next request, as a polite client does
+ * @param rotation       more pre-built requests (--bodies): request i sends {@code rotation[i % length]}
+ *                       instead of {@code request}, e.g. to spread load over many entity keys; empty
+ *                       for {@code request} every time
  */
 record Plan(Target target, byte[] request, boolean headRequest, int connections, double rate, double warmupSeconds,
             double seconds, long requests, double timeoutSeconds, double drainSeconds, double maxSeconds,
-            boolean honorRetryAfter) {
+            boolean honorRetryAfter, byte[][] rotation) {
+
+    /** A plan that sends {@code request} every time. */
+    Plan(Target target, byte[] request, boolean headRequest, int connections, double rate, double warmupSeconds,
+         double seconds, long requests, double timeoutSeconds, double drainSeconds, double maxSeconds,
+         boolean honorRetryAfter) {
+        this(target, request, headRequest, connections, rate, warmupSeconds, seconds, requests, timeoutSeconds,
+                drainSeconds, maxSeconds, honorRetryAfter, new byte[0][]);
+    }
+
+    /** The bytes of request {@code index} (0-based, in sending order). */
+    byte[] request(long index) {
+        return rotation.length == 0 ? request : rotation[(int) Math.floorMod(index, (long) rotation.length)];
+    }
 
     static final int MAX_CONNECTIONS = 50_000;
     static final double MAX_RATE = 1_000_000;

@@ -70,6 +70,11 @@ public final class RunCommand implements Callable<Integer> {
             description = "The request body: v2 JSON (rest-json) or a binary tensor body (rest-binary, grpc).")
     Path body;
 
+    @Option(names = "--bodies", paramLabel = "FILE",
+            description = "rest-json/http: request bodies, one per line (e.g. many card ids); request i sends line "
+                    + "i modulo their count. Instead of --body.")
+    Path bodies;
+
     @Option(names = "--header-length", paramLabel = "BYTES",
             description = "rest-binary/grpc: the body's JSON header length. Default: read from FILE.header.")
     Integer headerLength;
@@ -164,12 +169,18 @@ public final class RunCommand implements Callable<Integer> {
         Plan plan;
         try {
             Target target = Target.parse(url);
-            byte[] bytes = body == null ? null : readBody();
+            if (bodies != null && (body != null || protocol.equals("rest-binary"))) {
+                throw usage("--bodies goes with --protocol rest-json or http, without --body");
+            }
+            List<byte[]> lines = bodies == null ? List.of() : readBodies();
+            byte[] bytes = body == null ? (lines.isEmpty() ? null : lines.get(0)) : readBody();
             List<String> all = new ArrayList<>(headers);
             String type = null;
             String m = method != null ? method : bytes != null ? "POST" : "GET";
             if (protocol.equals("rest-json")) {
-                requireBody();
+                if (bodies == null) {
+                    requireBody();
+                }
                 type = "application/json";
             } else if (protocol.equals("rest-binary")) {
                 requireBody();
@@ -179,8 +190,13 @@ public final class RunCommand implements Callable<Integer> {
                 type = "application/octet-stream";
             }
             byte[] request = RequestTemplate.build(m, target, all, type, bytes);
+            byte[][] rotation = new byte[lines.size()][];
+            for (int i = 0; i < rotation.length; i++) {
+                rotation[i] = RequestTemplate.build(m, target, all, type, lines.get(i));
+            }
             plan = new Plan(target, request, m.equals("HEAD"), clients, rate == null ? 0 : rate, warmupSeconds,
-                    seconds == null ? 0 : seconds, requests == null ? 0 : requests, timeoutSeconds, 10, maxSeconds, false);
+                    seconds == null ? 0 : seconds, requests == null ? 0 : requests, timeoutSeconds, 10, maxSeconds, false,
+                    rotation);
         } catch (IllegalArgumentException e) {
             throw usage(e.getMessage());
         }
@@ -284,6 +300,26 @@ public final class RunCommand implements Callable<Integer> {
             throw usage("--body " + body + " is larger than 1 GiB");
         }
         return Files.readAllBytes(body);
+    }
+
+    /** The non-empty lines of --bodies, each one request body. */
+    private List<byte[]> readBodies() throws IOException {
+        if (!Files.isRegularFile(bodies)) {
+            throw usage("--bodies " + bodies + " is not a file");
+        }
+        if (Files.size(bodies) > (1L << 30)) {
+            throw usage("--bodies " + bodies + " is larger than 1 GiB");
+        }
+        List<byte[]> lines = new ArrayList<>();
+        for (String line : Files.readAllLines(bodies)) {
+            if (!line.isBlank()) {
+                lines.add(line.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            }
+        }
+        if (lines.isEmpty()) {
+            throw usage("--bodies " + bodies + " has no body (one per line)");
+        }
+        return lines;
     }
 
     private void requireBody() {
