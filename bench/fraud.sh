@@ -12,6 +12,8 @@
 # (latency at the target rate). The /metrics lookup counters show which tier answered.
 #
 #   bench/fraud.sh                         20 s a scoring run; FRAUD_SECONDS, FRAUD_RATE, FRAUD_CLIENTS
+#   FRAUD_ROUNDS=2 bench/fraud.sh          the three variants in turn, twice (ABC ABC), so that a shared
+#                                          machine's drift does not favour one: compare within a round
 #
 # Serval and Redis are pinned to core $SERVER_CORE, the load generator to $CLIENT_CORE (lib.sh).
 # Results: bench/work/fraud/RUN_ID/ (the generator's JSON per run, server logs, summary.txt).
@@ -28,6 +30,7 @@ INGEST_SECONDS=${FRAUD_INGEST_SECONDS:-10}
 RATE=${FRAUD_RATE:-5000}
 CLIENTS=${FRAUD_CLIENTS:-16}
 CARDS=${FRAUD_CARDS:-20000}
+ROUNDS=${FRAUD_ROUNDS:-1}
 RUN_ID=fraud-$(date -u +%Y%m%dT%H%M%SZ)
 OUT="$WORK/fraud/$RUN_ID"
 mkdir -p "$OUT"
@@ -86,7 +89,7 @@ variant() {
   read -r ingest_rps ingest_p50 ingest_p99 ingest_failed <<< "$(summary "$OUT/$name-ingest.json")"
   read -r closed_tps closed_p50 closed_p99 closed_failed <<< "$(summary "$OUT/$name-closed.json")"
   read -r open_tps open_p50 open_p99 open_failed <<< "$(summary "$OUT/$name-open.json")"
-  printf '%-13s ingest %7d events/s (p99 %6.2f ms/body, %d failed) | closed %5d tx/s p50 %5.2f p99 %6.2f ms (%d failed) | open @%d/s: %5d tx/s p50 %5.2f p99 %6.2f ms (%d failed) | lookups%s degraded=%s\n' \
+  printf '%-16s ingest %7d events/s (p99 %6.2f ms/body, %d failed) | closed %5d tx/s p50 %5.2f p99 %6.2f ms (%d failed) | open @%d/s: %5d tx/s p50 %5.2f p99 %6.2f ms (%d failed) | lookups%s degraded=%s\n' \
     "$name" "$((ingest_rps * 500))" "$ingest_p99" "$ingest_failed" "$closed_tps" "$closed_p50" "$closed_p99" "$closed_failed" \
     "$RATE" "$open_tps" "$open_p50" "$open_p99" "$open_failed" "$lookups" \
     "$(printf '%.0f' "$(metric_of "$metrics" serval_feature_degraded_lookups_total)")" | tee -a "$OUT/summary.txt"
@@ -95,8 +98,10 @@ variant() {
 }
 
 start_load_monitor "$OUT/load.txt"
-variant tiered-redis --features-dir "$OUT/l2-tiered-redis" --features-redis "redis://127.0.0.1:$REDIS_PORT/0"
-variant l1-only --features-dir "$OUT/l2-l1-only"
-variant remote-only --features-mode remote-only --features-redis "redis://127.0.0.1:$REDIS_PORT/0"
+for round in $(seq "$ROUNDS"); do
+  variant "tiered-redis-r$round" --features-dir "$OUT/l2-tiered-redis-r$round" --features-redis "redis://127.0.0.1:$REDIS_PORT/0"
+  variant "l1-only-r$round" --features-dir "$OUT/l2-l1-only-r$round"
+  variant "remote-only-r$round" --features-mode remote-only --features-redis "redis://127.0.0.1:$REDIS_PORT/0"
+done
 load_report "$OUT/load.txt" | tee -a "$OUT/summary.txt"
 log "done: $OUT/summary.txt"
