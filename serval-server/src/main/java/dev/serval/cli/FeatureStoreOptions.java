@@ -96,7 +96,7 @@ final class FeatureStoreOptions {
             for (String[] flag : new String[][] {{"--features-redis", redis}, {"--features-postgres", postgres},
                     {"--features-dir", dir == null ? null : dir.toString()}}) {
                 if (flag[1] != null) {
-                    throw new IllegalArgumentException(flag[0] + " " + flag[1] + " needs a feature store, but "
+                    throw new IllegalArgumentException(flag[0] + " " + redactPassword(flag[1]) + " needs a feature store, but "
                             + "--features-mode is none");
                 }
             }
@@ -162,7 +162,8 @@ final class FeatureStoreOptions {
         try {
             return Optional.of(TieredFeatureStore.open(config)); // closes the remote tier if it fails
         } catch (FeatureStoreException e) {
-            throw new IllegalStateException("--features-dir " + config.l2Path() + ": " + e.getMessage(), e);
+            throw new IllegalStateException(config.l2Path() == null ? "cannot open the feature store: " + e.getMessage()
+                    : "--features-dir " + config.l2Path() + ": " + e.getMessage(), e);
         }
     }
 

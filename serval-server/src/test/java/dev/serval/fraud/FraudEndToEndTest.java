@@ -71,10 +71,14 @@ class FraudEndToEndTest {
         Files.copy(fraud.resolve("1/model.onnx"), repository.resolve("fraud/1/model.onnx"));
     }
 
-    /** L1 + L2 in {@code l2} over {@code remote}; the breaker and drainer quick, so faults show soon. */
+    /**
+     * L1 + L2 in {@code l2} over {@code remote}; the breaker and drainer quick, so faults show soon.
+     * The read timeout is generous: a busy CI machine must not make a live L3 look slow (degraded);
+     * a dead one fails calls at once (connection refused), which is what opens the breaker here.
+     */
     private static TieredFeatureStore tiered(Path l2, RemoteTier remote) {
         return TieredFeatureStore.open(FeatureStoreConfig.builder().l2Path(l2).remote(remote)
-                .remoteTimeouts(Duration.ofMillis(50), Duration.ofMillis(1000))
+                .remoteTimeouts(Duration.ofSeconds(1), Duration.ofSeconds(2))
                 .breaker(2, Duration.ofMillis(200))
                 .writeBehind(500, Duration.ofMillis(20))
                 .build());
@@ -257,7 +261,7 @@ class FraudEndToEndTest {
             }
             try {
                 await("load before the fault", () -> events.sum() >= 1000 && scored.sum() >= 50);
-                // A few responses may be degraded already: on a busy machine an L3 read can miss its 50 ms.
+                assertThat(degraded.sum()).as("nothing is degraded while Redis is up").isZero();
                 redis.kill();
                 long eventsAtKill = events.sum();
                 long degradedAtKill = degraded.sum();
