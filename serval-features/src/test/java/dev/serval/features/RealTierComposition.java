@@ -34,8 +34,11 @@ import org.junit.jupiter.api.io.TempDir;
  */
 abstract class RealTierComposition {
     static final Duration OPEN_FOR = Duration.ofSeconds(30);
-    static final Duration READ_TIMEOUT = Duration.ofMillis(150);
-    static final Duration WRITE_TIMEOUT = Duration.ofMillis(500);
+    /** Generous: a read of a live server must not time out on a loaded machine (a fresh client connects first). */
+    static final Duration READ_TIMEOUT = Duration.ofSeconds(3);
+    static final Duration WRITE_TIMEOUT = Duration.ofSeconds(3);
+    /** The read timeout of the hung-server test, which waits it out on every read. */
+    static final Duration HUNG_READ_TIMEOUT = Duration.ofMillis(150);
     private static final AtomicInteger namespaces = new AtomicInteger();
 
     @TempDir
@@ -56,7 +59,10 @@ abstract class RealTierComposition {
 
     abstract void resumeServer();
 
-    /** L1 + L2 (in {@code l2}) + the real L3; the breaker opens after 2 failures, for 30 fake seconds. */
+    /**
+     * L1 + L2 (in {@code l2}) + the real L3; the breaker opens after 2 failures in a row, for 30 fake
+     * seconds; the drainer looks at the outbox every 10 ms.
+     */
     FeatureStoreConfig.Builder composed(String l2) {
         return FeatureStoreConfig.builder()
                 .l2Path(dir.resolve(l2))
@@ -265,9 +271,16 @@ abstract class RealTierComposition {
     @Test
     void l3Hung_readsTimeOut_theBreakerSkipsIt_andAfterResumeItRecovers() {
         try (TieredFeatureStore store = TieredFeatureStore.open(composed("a")
+                .remoteTimeouts(HUNG_READ_TIMEOUT, WRITE_TIMEOUT)
                 .writeBehind(100, Duration.ofHours(1)).build())) {
             store.record(List.of(new Event("card-1", "shop", 5, T0)));
-            store.lookup(List.of("warm-up"), new long[] {T0}); // the connection is up before the pause
+            // the client is connected, and the breaker closed with no failure counted, before the pause
+            eventually("a read of L3 within " + HUNG_READ_TIMEOUT.toMillis() + " ms", () -> {
+                if (store.stats().breaker() == BreakerState.OPEN) {
+                    ticker.advance(OPEN_FOR);
+                }
+                return !store.lookup(List.of("warm-up"), new long[] {T0}).degraded();
+            });
             long failuresBefore = store.stats().remoteFailures();
 
             pauseServer();
