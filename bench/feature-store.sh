@@ -55,5 +55,9 @@ if cpu:
         rows = rows[2:] or rows  # the measured iterations follow the 2 warm-ups
         print(f"| {remote} | {statistics.median(r[0] for r in rows):.2f} | {statistics.median(r[1] for r in rows):.2f} |")
 PY
-{ echo; sed 's/^/    /' "$RUN/machine.txt"; } >> "$RUN/summary.md"
+# machine_info's lines about the HTTP load tools and core pinning do not apply to these benchmarks
+{ echo; grep -v -e '^go:' -e '^hey:' -e '^pinning:' -e '^serval-server jar:' "$RUN/machine.txt" | sed 's/^/    /'; } >> "$RUN/summary.md"
 cat "$RUN/summary.md"
+if grep -q '<failure>' "$RUN/jmh.txt"; then
+  die "a benchmark failed (its row is missing above); see $RUN/jmh.txt"
+fi

@@ -7,6 +7,7 @@ import dev.serval.features.TieredFeatureStore;
 import dev.serval.features.remote.RedisTier;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -56,7 +57,9 @@ public class LookupBenchmark {
             case "L2" -> config.l2Path(dir.resolve("l2")).l1(false);
             case "L3_REDIS" -> {
                 redis = LocalRedis.start();
-                config.l1(false).remote(new RedisTier(RedisTier.Config.of(redis.uri())));
+                // a healthy Redis's latency, not the default 20 ms timeout firing on a busy shared machine
+                config.l1(false).remote(new RedisTier(RedisTier.Config.of(redis.uri())))
+                        .remoteTimeouts(Duration.ofSeconds(1), Duration.ofSeconds(5));
             }
             default -> throw new IllegalArgumentException("tier is '" + tier + "', expected L1, L2 or L3_REDIS");
         }
