@@ -44,12 +44,12 @@ for r in results:
     print(f"| {name} | {params} | {fmt.format(score)} | {fmt.format(error) if error == error else '-'} | {unit} |")
 cpu = {}
 for line in open(f"{run}/jmh.txt"):
-    m = re.match(r"# cpu remote=(\w+): ([\d.]+) us/event on the recording thread, ([\d.]+) us/event in the process", line)
+    m = re.match(r"# cpu remote=(\w+) merchantsPerCard=(\d+): ([\d.]+) us/event on the recording thread, ([\d.]+) us/event in the process", line)
     if m:
-        cpu.setdefault(m.group(1), []).append((float(m.group(2)), float(m.group(3))))
+        cpu.setdefault(f"remote={m.group(1)}, merchantsPerCard={m.group(2)}", []).append((float(m.group(3)), float(m.group(4))))
 if cpu:
     print()
-    print("| ingest, remote= | recording thread CPU us/event (median of iterations) | process CPU us/event |")
+    print("| ingest | recording thread CPU us/event (median of measured iterations) | process CPU us/event |")
     print("|---|---|---|")
     for remote, rows in cpu.items():
         rows = rows[2:] or rows  # the measured iterations follow the 2 warm-ups

@@ -28,9 +28,10 @@ import org.openjdk.jmh.annotations.TearDown;
 /**
  * Ingest into the aggregates: events per second through {@code TieredFeatureStore.record}, in
  * batches of {@link #BATCH} (as {@code POST /v2/events} hands them over) spread over {@code entities}
- * cards, into L1 + L2 (RocksDB, no fsync) alone ({@code remote=none}) or with Redis as L3 behind
- * write-behind ({@code remote=redis}: the drainer runs on its own thread beside the recording one,
- * as in the server). The score is events/s (one JMH operation is one event).
+ * cards (each buying from {@code merchantsPerCard} merchants), into L1 + L2 (RocksDB, no fsync)
+ * alone ({@code remote=none}) or with Redis as L3 behind write-behind ({@code remote=redis}: the
+ * drainer runs on its own thread beside the recording one, as in the server). The score is
+ * events/s (one JMH operation is one event).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.Throughput)
@@ -44,6 +45,14 @@ public class RecordBenchmark {
 
     @Param({"100000"})
     public int entities;
+
+    /**
+     * How many distinct merchants each card buys from: 5000 (any merchant) soon fills every card's
+     * distinct-counterparty set to its cap of 64 (a state of about 0.65 KB), 4 keeps states small
+     * (about 0.1 KB), as a card with a few regular shops has.
+     */
+    @Param({"5000", "4"})
+    public int merchantsPerCard;
 
     private Path dir;
     private LocalRedis redis;
@@ -83,7 +92,9 @@ public class RecordBenchmark {
         for (int b = 0; b < PREPARED; b++) {
             List<Event> batch = new ArrayList<>(BATCH);
             for (int i = 0; i < BATCH; i++) {
-                batch.add(new Event("card-" + random.nextInt(entities), "merchant-" + random.nextInt(5000),
+                int card = random.nextInt(entities);
+                int merchant = (card * 31 + random.nextInt(merchantsPerCard)) % 5000;
+                batch.add(new Event("card-" + card, "merchant-" + merchant,
                         1 + random.nextInt(50_000) / 100.0, clock + b * 50L + i / 20));
             }
             batches.add(batch);
@@ -115,8 +126,9 @@ public class RecordBenchmark {
     public void stopCpuClock() {
         long events = recorded - recordedAtStart;
         if (events > 0) {
-            System.out.printf("%n# cpu remote=%s: %.3f us/event on the recording thread, %.3f us/event in the process%n",
-                    remote, (THREADS.getCurrentThreadCpuTime() - cpuAtStart) / 1e3 / events,
+            System.out.printf("%n# cpu remote=%s merchantsPerCard=%d: %.3f us/event on the recording thread,"
+                            + " %.3f us/event in the process%n",
+                    remote, merchantsPerCard, (THREADS.getCurrentThreadCpuTime() - cpuAtStart) / 1e3 / events,
                     (PROCESS.getProcessCpuTime() - processCpuAtStart) / 1e3 / events);
         }
     }
