@@ -118,23 +118,28 @@ final class DiskTier implements AutoCloseable {
 
     /** The encoded states of {@code entities} (null where absent), in order. */
     List<byte[]> getAll(List<String> entities) {
+        return multiGet(states, entities);
+    }
+
+    /** For each of {@code entities}, whether it has an outbox mark (one multi-get; exact, unlike keyMayExist). */
+    boolean[] areQueued(List<String> entities) {
+        List<byte[]> marks = multiGet(outbox, entities);
+        boolean[] queued = new boolean[marks.size()];
+        for (int i = 0; i < queued.length; i++) {
+            queued[i] = marks.get(i) != null;
+        }
+        return queued;
+    }
+
+    private List<byte[]> multiGet(ColumnFamilyHandle family, List<String> entities) {
         List<ColumnFamilyHandle> families = new ArrayList<>(entities.size());
         List<byte[]> keys = new ArrayList<>(entities.size());
         for (String entity : entities) {
-            families.add(states);
+            families.add(family);
             keys.add(key(entity));
         }
         try {
             return db.multiGetAsList(families, keys);
-        } catch (RocksDBException e) {
-            throw failed("read", e);
-        }
-    }
-
-    /** True when {@code entity} has an outbox mark; no false answers, unlike RocksDB's keyMayExist. */
-    boolean isQueued(String entity) {
-        try {
-            return db.get(outbox, key(entity)) != null;
         } catch (RocksDBException e) {
             throw failed("read", e);
         }
@@ -220,17 +225,22 @@ final class DiskTier implements AutoCloseable {
 
     /**
      * Deletes the marks of {@code drained} whose sequence number is still the one drained; returns
-     * how many it deleted. The caller holds the entities' locks, so no record can queue in between.
+     * the entities whose marks it deleted. The caller holds the entities' locks, so no record can
+     * queue in between.
      */
-    int clearOutbox(List<Queued> drained) {
-        int cleared = 0;
+    List<String> clearOutbox(List<Queued> drained) {
+        List<String> entities = new ArrayList<>(drained.size());
+        for (Queued queued : drained) {
+            entities.add(queued.entity());
+        }
+        List<byte[]> marks = multiGet(outbox, entities);
+        List<String> cleared = new ArrayList<>(drained.size());
         try (WriteBatch batch = new WriteBatch()) {
-            for (Queued queued : drained) {
-                byte[] key = key(queued.entity());
-                byte[] value = db.get(outbox, key);
-                if (value != null && ByteBuffer.wrap(value).getLong() == queued.sequence()) {
-                    batch.delete(outbox, key);
-                    cleared++;
+            for (int i = 0; i < drained.size(); i++) {
+                byte[] value = marks.get(i);
+                if (value != null && ByteBuffer.wrap(value).getLong() == drained.get(i).sequence()) {
+                    batch.delete(outbox, key(entities.get(i)));
+                    cleared.add(entities.get(i));
                 }
             }
             db.write(writeOptions, batch);

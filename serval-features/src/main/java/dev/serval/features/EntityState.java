@@ -59,6 +59,21 @@ final class EntityState {
      */
     boolean unsyncedBase;
 
+    /** {@link #outbox}: not known here; ask L2. */
+    static final byte OUTBOX_UNKNOWN = 0;
+    /** {@link #outbox}: the entity has a write-behind mark in L2. */
+    static final byte OUTBOX_QUEUED = 1;
+    /** {@link #outbox}: the entity has no write-behind mark in L2. */
+    static final byte OUTBOX_CLEAR = 2;
+
+    /**
+     * Whether the entity has a write-behind mark in L2, as far as this (L1) copy knows: kept by the
+     * store under the entity's lock (set when a record queues it, cleared when the drainer clears the
+     * mark), so counting the backlog costs no L2 read per recorded entity. Not encoded: a state
+     * decoded from a tier starts {@link #OUTBOX_UNKNOWN}.
+     */
+    byte outbox = OUTBOX_UNKNOWN;
+
     void add(Event event) {
         add(event.timestampMillis(), event.amount(), hash(event.counterparty()));
     }

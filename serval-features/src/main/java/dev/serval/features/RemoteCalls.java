@@ -76,39 +76,40 @@ final class RemoteCalls implements AutoCloseable {
     }
 
     private <T> T call(Callable<T> work, Duration timeout, String what) {
-        if (!breaker.tryAcquire()) {
+        CircuitBreaker.Permit permit = breaker.tryAcquire();
+        if (permit == null) {
             throw new RemoteTierException("the " + tier.name() + " tier is skipped: its circuit breaker is open", null);
         }
         Future<T> future;
         try {
             future = pool.submit(work);
         } catch (RejectedExecutionException e) {
-            throw failed(what, new RemoteTierException("too many calls waiting for the " + tier.name() + " tier", e));
+            throw failed(permit, what, new RemoteTierException("too many calls waiting for the " + tier.name() + " tier", e));
         }
         try {
             T result = future.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
-            if (breaker.success()) {
+            if (breaker.success(permit)) {
                 onRecovery.run();
             }
             return result;
         } catch (TimeoutException e) {
             future.cancel(true);
-            throw failed(what, new RemoteTierException("the " + tier.name() + " tier did not answer a " + what
+            throw failed(permit, what, new RemoteTierException("the " + tier.name() + " tier did not answer a " + what
                     + " within " + timeout.toMillis() + " ms", e));
         } catch (ExecutionException e) {
-            throw failed(what, new RemoteTierException("the " + tier.name() + " tier failed a " + what + ": "
+            throw failed(permit, what, new RemoteTierException("the " + tier.name() + " tier failed a " + what + ": "
                     + e.getCause(), e.getCause()));
         } catch (InterruptedException e) {
             future.cancel(true);
             Thread.currentThread().interrupt();
-            breaker.abandon();
+            breaker.abandon(permit);
             throw new RemoteTierException("interrupted waiting for the " + tier.name() + " tier", e);
         }
     }
 
-    private RemoteTierException failed(String what, RemoteTierException e) {
+    private RemoteTierException failed(CircuitBreaker.Permit permit, String what, RemoteTierException e) {
         failures.increment();
-        breaker.failure();
+        breaker.failure(permit);
         LOG.debug("remote {} failed", what, e);
         return e;
     }

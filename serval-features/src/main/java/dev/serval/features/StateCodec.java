@@ -1,7 +1,10 @@
 package dev.serval.features;
 
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.BufferUnderflowException;
 import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 
 /**
  * The binary form of an {@link EntityState}: what L2 and L3 store. Sparse (only buckets with events
@@ -23,10 +26,17 @@ final class StateCodec {
     static final byte VERSION = 1;
     private static final int FLAG_UNSYNCED_BASE = 1;
     private static final int BUCKET_BYTES = 1 + 4 + 4;
+    private static final VarHandle LONG = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.BIG_ENDIAN);
+    private static final VarHandle INT = MethodHandles.byteArrayViewVarHandle(int[].class, ByteOrder.BIG_ENDIAN);
 
     private StateCodec() {
     }
 
+    /**
+     * Writes through a byte-array view rather than a {@link ByteBuffer}: this runs once per entity per
+     * {@code record} call, on the ingest path, and the view's writes skip the buffer's index checks.
+     * The bytes are the same (big-endian, floats and doubles as their raw bits).
+     */
     static byte[] encode(EntityState state) {
         state.pruneDistinct();
         int secBuckets = nonEmpty(state.secCount);
@@ -35,20 +45,21 @@ final class StateCodec {
                 + 8 + 1 + secBuckets * BUCKET_BYTES
                 + 8 + 1 + minBuckets * BUCKET_BYTES
                 + 1 + state.distinctSize * 9;
-        ByteBuffer out = ByteBuffer.allocate(size);
-        out.put(VERSION);
-        out.put((byte) (state.unsyncedBase ? FLAG_UNSYNCED_BASE : 0));
-        out.putLong(state.countTotal);
-        out.putDouble(state.sumTotal);
-        out.putLong(state.lastSeenMillis);
-        putRing(out, state.secHead, state.secCount, state.secSum, secBuckets);
-        putRing(out, state.minHead, state.minCount, state.minSum, minBuckets);
-        out.put((byte) state.distinctSize);
+        byte[] out = new byte[size];
+        out[0] = VERSION;
+        out[1] = (byte) (state.unsyncedBase ? FLAG_UNSYNCED_BASE : 0);
+        LONG.set(out, 2, state.countTotal);
+        LONG.set(out, 10, Double.doubleToRawLongBits(state.sumTotal));
+        LONG.set(out, 18, state.lastSeenMillis);
+        int at = putRing(out, 26, state.secHead, state.secCount, state.secSum, secBuckets);
+        at = putRing(out, at, state.minHead, state.minCount, state.minSum, minBuckets);
+        out[at++] = (byte) state.distinctSize;
         for (int i = 0; i < state.distinctSize; i++) {
-            out.putLong(state.distinctHash[i]);
-            out.put((byte) (state.minHead - state.distinctMinute[i]));
+            LONG.set(out, at, state.distinctHash[i]);
+            out[at + 8] = (byte) (state.minHead - state.distinctMinute[i]);
+            at += 9;
         }
-        return out.array();
+        return out;
     }
 
     /**
@@ -95,20 +106,25 @@ final class StateCodec {
         return bytes.length > 1 && bytes[0] == VERSION && (bytes[1] & FLAG_UNSYNCED_BASE) != 0;
     }
 
-    private static void putRing(ByteBuffer out, long head, int[] counts, float[] sums, int buckets) {
-        out.putLong(head);
-        out.put((byte) buckets);
+    /** Writes a ring at {@code at}, newest bucket first; returns the index after it. */
+    private static int putRing(byte[] out, int at, long head, int[] counts, float[] sums, int buckets) {
+        LONG.set(out, at, head);
+        out[at + 8] = (byte) buckets;
+        at += 9;
         if (buckets == 0) {
-            return;
+            return at;
         }
+        int slot = EntityState.slot(head);
         for (int back = 0; back < EntityState.SLOTS; back++) {
-            int slot = EntityState.slot(head - back);
             if (counts[slot] != 0) {
-                out.put((byte) back);
-                out.putInt(counts[slot]);
-                out.putFloat(sums[slot]);
+                out[at] = (byte) back;
+                INT.set(out, at + 1, counts[slot]);
+                INT.set(out, at + 5, Float.floatToRawIntBits(sums[slot]));
+                at += BUCKET_BYTES;
             }
+            slot = slot == 0 ? EntityState.SLOTS - 1 : slot - 1;
         }
+        return at;
     }
 
     private static long getRing(ByteBuffer in, int[] counts, float[] sums) {

@@ -362,19 +362,51 @@ public final class TieredFeatureStore implements FeatureStore {
         }
     }
 
-    /** With L2: states and outbox marks in one RocksDB batch; the remote tier later, by write-behind. */
+    /**
+     * With L2: states and outbox marks in one RocksDB batch; the remote tier later, by write-behind.
+     *
+     * <p>The ingest path, so its costs are per entity, not per event: each entity of the batch is
+     * looked up once, updated with all its events, encoded once and written once (with its outbox
+     * mark) into the call's single {@link org.rocksdb.WriteBatch}. A state found in L1 stays there as
+     * is (the same object, changed in place under its lock), so it is not put back; whether an entity
+     * is already queued for write-behind is known from L1 ({@link EntityState#outbox}) and asked of
+     * L2, in one multi-get, only for the entities L1 did not hold.
+     */
     private void recordLocally(List<Event> events, Map<String, EntityState> states) {
         Map<String, byte[]> bases = remote == null ? Map.of() : prefetchBases(states.keySet());
         List<Lock> held = locks.lockAll(states.keySet());
         int queued = 0;
+        List<String> notInL1 = memory == null ? List.of() : new ArrayList<>();
         try (DiskTier.Batch batch = disk.batch()) {
+            List<String> unknownOutbox = null;
             for (Map.Entry<String, EntityState> entry : states.entrySet()) {
                 String entity = entry.getKey();
-                EntityState state = localState(entity);
+                EntityState state = memory == null ? null : memory.get(entity);
                 if (state == null) {
-                    state = startState(entity, bases);
+                    if (memory != null) {
+                        notInL1.add(entity);
+                    }
+                    byte[] stored = disk.get(entity);
+                    if (stored != null) {
+                        state = StateCodec.decode(stored, "entity '" + entity + "' in L2");
+                    } else {
+                        state = startState(entity, bases);
+                        state.outbox = EntityState.OUTBOX_CLEAR; // no state in L2, so no mark either
+                    }
+                }
+                if (remote != null && state.outbox == EntityState.OUTBOX_UNKNOWN) {
+                    if (unknownOutbox == null) {
+                        unknownOutbox = new ArrayList<>();
+                    }
+                    unknownOutbox.add(entity);
                 }
                 entry.setValue(state);
+            }
+            if (unknownOutbox != null) {
+                boolean[] marked = disk.areQueued(unknownOutbox);
+                for (int i = 0; i < marked.length; i++) {
+                    states.get(unknownOutbox.get(i)).outbox = marked[i] ? EntityState.OUTBOX_QUEUED : EntityState.OUTBOX_CLEAR;
+                }
             }
             for (Event event : events) {
                 states.get(event.entity()).add(event);
@@ -383,17 +415,20 @@ public final class TieredFeatureStore implements FeatureStore {
             for (Map.Entry<String, EntityState> entry : states.entrySet()) {
                 batch.putState(entry.getKey(), StateCodec.encode(entry.getValue()));
                 if (remote != null) {
-                    if (!disk.isQueued(entry.getKey())) {
-                        queued++;
-                    }
                     batch.queue(entry.getKey(), mark);
                 }
             }
             batch.commit();
-            if (memory != null) {
-                for (Map.Entry<String, EntityState> entry : states.entrySet()) {
-                    memory.put(entry.getKey(), entry.getValue());
+            if (remote != null) {
+                for (EntityState state : states.values()) {
+                    if (state.outbox != EntityState.OUTBOX_QUEUED) {
+                        queued++;
+                        state.outbox = EntityState.OUTBOX_QUEUED;
+                    }
                 }
+            }
+            for (String entity : notInL1) {
+                memory.put(entity, states.get(entity));
             }
         } catch (RuntimeException e) {
             forget(states);

@@ -129,15 +129,23 @@ final class WriteBehind implements AutoCloseable {
         if (!entries.isEmpty()) {
             remote.putAll(entries);
         }
-        int cleared;
+        List<String> cleared;
         List<Lock> held = locks.lockAll(entities);
         try {
             cleared = disk.clearOutbox(queued);
+            if (memory != null) {
+                for (String entity : cleared) {
+                    EntityState state = memory.get(entity);
+                    if (state != null) {
+                        state.outbox = EntityState.OUTBOX_CLEAR;
+                    }
+                }
+            }
         } finally {
             EntityLocks.unlockAll(held);
         }
         drained.add(entries.size());
-        backlog.addAndGet(-cleared);
+        backlog.addAndGet(-cleared.size());
         cursor = entities.get(entities.size() - 1);
         return queued.size() == batch;
     }

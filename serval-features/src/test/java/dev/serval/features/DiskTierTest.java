@@ -40,8 +40,7 @@ class DiskTierTest {
             List<byte[]> both = disk.getAll(List.of("card-2", "card-3", "card-1"));
             assertThat(StateCodec.decode(both.get(0), "card-2").countTotal).isEqualTo(5);
             assertThat(both.get(1)).isNull();
-            assertThat(disk.isQueued("card-2")).isTrue();
-            assertThat(disk.isQueued("card-1")).isFalse();
+            assertThat(disk.areQueued(List.of("card-2", "card-1", "card-3"))).containsExactly(true, false, false);
             assertThat(disk.queued(null, 10)).containsExactly(new DiskTier.Queued("card-2", 42));
             assertThat(disk.outboxExtent()).containsExactly(1, 42);
             List<String> entities = new ArrayList<>();
@@ -60,7 +59,7 @@ class DiskTierTest {
             batch.queue("b", 3); // recorded again after the drainer read it
             batch.commit();
 
-            assertThat(disk.clearOutbox(read)).isEqualTo(1);
+            assertThat(disk.clearOutbox(read)).containsExactly("a");
 
             assertThat(disk.queued(null, 10)).containsExactly(new DiskTier.Queued("b", 3));
         }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.within;
 
+import java.nio.ByteBuffer;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 
@@ -173,6 +174,26 @@ class EntityStateTest {
             assertThat(at(decoded, t)).as("at " + t).containsExactly(at(state, t));
         }
         assertThat(StateCodec.encode(decoded)).isEqualTo(bytes);
+    }
+
+    @Test
+    void codec_writesTheDocumentedVersion1Layout() {
+        EntityState state = with(new Event("card", "m1", 12.5, T0), new Event("card", "m2", 2, T0 + 61_000));
+        long sec = T0 / 1000 + 61;
+        long min = T0 / 60_000 + 1;
+        // seconds ring: only the newest second is inside the minute of the head (T0 is 61 s back)
+        ByteBuffer expected = ByteBuffer.allocate(2 + 24 + 9 + 9 + 9 + 2 * 9 + 1 + 2 * 9);
+        expected.put((byte) 1).put((byte) 0).putLong(2).putDouble(14.5).putLong(T0 + 61_000);
+        expected.putLong(sec).put((byte) 1).put((byte) 0).putInt(1).putFloat(2f);
+        expected.putLong(min).put((byte) 2)
+                .put((byte) 0).putInt(1).putFloat(2f)
+                .put((byte) 1).putInt(1).putFloat(12.5f);
+        expected.put((byte) 2)
+                .putLong(EntityState.hash("m1")).put((byte) 1)
+                .putLong(EntityState.hash("m2")).put((byte) 0);
+
+        assertThat(StateCodec.encode(state)).as("the bytes L2 and L3 already hold must still decode")
+                .isEqualTo(expected.array());
     }
 
     @Test

@@ -187,6 +187,32 @@ class RemoteCompositionTest {
     }
 
     @Test
+    void backlog_countsEachQueuedEntityOnce_whetherL1HoldsIt_evictedIt_orTheDrainerClearedIt() throws Exception {
+        // L1 holds 5 of the 20 cards: the rest are read back from L2, whose outbox then says if they are queued
+        try (TieredFeatureStore store = TieredFeatureStore.open(tiered("a").l1MaxEntities(5).build())) {
+            for (int c = 0; c < 20; c++) {
+                store.record(List.of(new Event("card-" + c, "m", 1, T0)));
+            }
+            eventually("the first backlog drained", () -> store.stats().outboxBacklog() == 0 && remote.size() == 20);
+
+            remote.mode(InMemoryRemoteTier.Mode.DOWN);
+            for (int round = 1; round <= 2; round++) {
+                for (int c = 0; c < 20; c++) {
+                    store.record(List.of(new Event("card-" + c, "m", 1, T0 + round)));
+                }
+            }
+            eventually("the drainer failed and the breaker opened", () -> store.stats().breaker() == BreakerState.OPEN);
+
+            assertThat(store.stats().outboxBacklog()).as("20 entities queued, each counted once").isEqualTo(20);
+
+            remote.mode(InMemoryRemoteTier.Mode.UP);
+            ticker.advance(OPEN_FOR);
+            eventually("the backlog drained", () -> store.stats().outboxBacklog() == 0);
+            assertThat(remote.eventsStored()).isEqualTo(60);
+        }
+    }
+
+    @Test
     void breaker_opensSkipsTheRemoteTierAndDegradesLookups() {
         remote.mode(InMemoryRemoteTier.Mode.DOWN);
         // The drainer sleeps (an hour, or until 50 entities wait) and has nothing queued before the

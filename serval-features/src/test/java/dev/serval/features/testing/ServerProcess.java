@@ -102,6 +102,8 @@ final class ServerProcess {
             signal(List.of(process.toHandle()), signal);
             if (!awaitExit(tree, STOP_LIMIT)) {
                 killTree(process);
+            } else {
+                awaitReaped(process);
             }
         }
         process = null;
@@ -172,6 +174,20 @@ final class ServerProcess {
         List<ProcessHandle> tree = tree(process);
         tree.forEach(ProcessHandle::destroyForcibly);
         awaitExit(tree, STOP_LIMIT);
+        awaitReaped(process);
+    }
+
+    /**
+     * Waits until the JDK has reaped our direct child: {@link #isGone} accepts a zombie, but until the
+     * JDK's reaper collects it, its handle still reports alive (seen on a loaded machine).
+     */
+    private static void awaitReaped(Process process) {
+        try {
+            process.waitFor(STOP_LIMIT.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for a server to exit", e);
+        }
     }
 
     private static boolean awaitExit(List<ProcessHandle> tree, Duration limit) {
