@@ -25,6 +25,9 @@ import java.util.function.BooleanSupplier;
  * closes they are answered 503 (with {@code Retry-After}), and the listener stops only after the
  * admitted ones were answered.
  *
+ * <p>A request waiting for a model whose client closes its connection is given up and dropped
+ * from the model's queue ({@link ClientDepartures}).
+ *
  * <p>Thread-safe; {@link #start()} once, {@link #close()} once.
  */
 public final class HttpTransport implements AutoCloseable {
@@ -32,6 +35,7 @@ public final class HttpTransport implements AutoCloseable {
     private static final ThreadLocal<RequestGate.Pass> PASS = new ThreadLocal<>();
 
     private final WebServer server;
+    private final ClientDepartures departures;
     private final String host;
     private final int requestedPort;
 
@@ -47,7 +51,8 @@ public final class HttpTransport implements AutoCloseable {
     public HttpTransport(ModelRegistry registry, ServalMetrics metrics, ServerMetadata metadata, BooleanSupplier ready,
                          AccessControl access, String host, int port, Optional<Tls> tls, BodyBudget bodies,
                          BodyArrays arrays, RequestGate gate, EventIngest events) {
-        RestApi api = new RestApi(registry, metrics, metadata, ready, access, bodies, arrays);
+        this.departures = new ClientDepartures();
+        RestApi api = new RestApi(registry, metrics, metadata, ready, access, bodies, arrays, departures);
         this.host = host;
         this.requestedPort = port;
         WebServerConfig.Builder builder = WebServer.builder()
@@ -123,6 +128,7 @@ public final class HttpTransport implements AutoCloseable {
         server.start();
         if (server.port() < 0) {
             server.stop();
+            departures.close();
             throw new IllegalStateException("cannot listen on " + host + ":" + requestedPort
                     + " for HTTP: the address is in use or not this machine's (see the log above)");
         }
@@ -138,5 +144,6 @@ public final class HttpTransport implements AutoCloseable {
     @Override
     public void close() {
         server.stop();
+        departures.close();
     }
 }

@@ -52,16 +52,18 @@ final class RestApi implements HttpService {
     private final AccessControl access;
     private final BodyBudget bodies;
     private final BodyArrays arrays;
+    private final ClientDepartures departures;
     private final byte[] serverMetadata;
 
     RestApi(ModelRegistry registry, ServalMetrics metrics, ServerMetadata server, BooleanSupplier ready,
-            AccessControl access, BodyBudget bodies, BodyArrays arrays) {
+            AccessControl access, BodyBudget bodies, BodyArrays arrays, ClientDepartures departures) {
         this.registry = registry;
         this.metrics = metrics;
         this.ready = ready;
         this.access = access;
         this.bodies = bodies;
         this.arrays = arrays;
+        this.departures = departures;
         this.serverMetadata = JsonResponseEncoder.write(256, json -> {
             json.writeStartObject();
             json.writeStringField("name", server.name());
@@ -165,7 +167,7 @@ final class RestApi implements HttpService {
                         : ErrorCode.INTERNAL);
                 throw e;
             }
-            response = model.infer(request, arrival);
+            response = inferWhileConnected(req, model, request, arrival);
         } finally {
             bodies.release(reserved);
         }
@@ -174,6 +176,26 @@ final class RestApi implements HttpService {
             json(res, 200, JsonResponseEncoder.inference(response));
         } else {
             BinaryResponse.send(res, response, binary);
+        }
+    }
+
+    /**
+     * Runs the request unless its client closes the connection first ({@link ClientDepartures}):
+     * then the wait is interrupted, the model drops the queued request unrun, and the request
+     * counts as cancelled.
+     */
+    private InferenceResponse inferWhileConnected(ServerRequest req, ModelVersion model, InferenceRequest request,
+                                                  ModelScheduler.Arrival arrival) {
+        ClientDepartures.Watch watch = departures.watch(req);
+        try {
+            return model.infer(request, arrival);
+        } catch (ServalException e) {
+            if (watch.departed()) {
+                metrics.cancelled(model.name(), ServalMetrics.CLIENT_CLOSED);
+            }
+            throw e;
+        } finally {
+            watch.close();
         }
     }
 
