@@ -31,16 +31,22 @@ import org.slf4j.LoggerFactory;
  * would steal a pipelined next request. So one scanner thread looks at the kernel's connection
  * table ({@link TcpTable}) every {@value #PERIOD_MS} ms, for the requests that have waited longer
  * than {@value #GRACE_MS} ms (quick requests cost only a map insert and remove): a watched
- * connection the client closed is in CLOSE_WAIT, or gone from the table after a reset. A client
+ * connection the client closed is in CLOSE_WAIT, or gone from the table after a reset. The period
+ * is a trade: a read of the table costs the kernel about 6 ms (it walks the whole connection
+ * hash), so scanning both tables every 50 ms would cost up to a fifth of a core under overload
+ * (estimated from that cost, not measured in the server), while a departed request found 250 ms
+ * late has usually not reached the model yet. A client
  * that half-closes its connection after sending the request (shutdown of its output, rare for
- * HTTP clients) looks the same and is cancelled too.
+ * HTTP clients) looks the same and is cancelled too. A request still being prepared when its
+ * client leaves (a pipeline's feature lookup) is interrupted there, as a shutdown's abandonment
+ * interrupts it; a request already in a run is not stopped, its answer is dropped.
  *
  * <p>Where the table does not exist (not Linux) nothing is watched. Thread-safe.
  */
 final class ClientDepartures implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(ClientDepartures.class);
     static final long GRACE_MS = 50;
-    static final long PERIOD_MS = 50;
+    static final long PERIOD_MS = 250;
 
     private final Set<Watch> watches = ConcurrentHashMap.newKeySet();
     private final LongSupplier nanoTime;
