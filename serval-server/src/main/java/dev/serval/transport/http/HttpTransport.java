@@ -82,34 +82,38 @@ public final class HttpTransport implements AutoCloseable {
 
     /**
      * Inference and repository changes (POST, but for the read-only repository index) hold a pass
-     * of the gate until their answer is written, or are refused once it is closed. A failure
-     * answered with {@code Connection: close} ({@link #answer}) closes the connection here.
+     * of the gate until their answer is written, or are refused once it is closed. Any request
+     * answered with {@code Connection: close} ({@link #answer}) has its connection closed here.
      */
     private static void gated(RequestGate gate, FilterChain chain, RoutingRequest req, RoutingResponse res) {
         String path = req.prologue().uriPath().path();
         if (!Method.POST.equals(req.prologue().method()) || path.equals("/v2/repository/index")) {
             chain.proceed();
-            return;
-        }
-        RequestGate.Pass pass = gate.tryEnter();
-        if (pass == null) {
-            answer(req, res, RequestGate.refusal());
         } else {
-            try (pass) {
-                PASS.set(pass);
-                pass.bind();
-                try {
-                    chain.proceed();
-                } finally {
-                    pass.unbind();
-                    PASS.remove();
-                }
-            }
+            admitted(gate, chain, req, res);
         }
         if (res.isSent() && res.headers().containsToken(HeaderValues.CONNECTION_CLOSE)) {
             // Helidon 4.5 keeps a connection open after a response that says Connection: close
             // (and would drain the body to read the next request): this ends it.
             throw new CloseConnectionException("answered " + res.status().code() + " with Connection: close");
+        }
+    }
+
+    private static void admitted(RequestGate gate, FilterChain chain, RoutingRequest req, RoutingResponse res) {
+        RequestGate.Pass pass = gate.tryEnter();
+        if (pass == null) {
+            answer(req, res, RequestGate.refusal());
+            return;
+        }
+        try (pass) {
+            PASS.set(pass);
+            pass.bind();
+            try {
+                chain.proceed();
+            } finally {
+                pass.unbind();
+                PASS.remove();
+            }
         }
     }
 

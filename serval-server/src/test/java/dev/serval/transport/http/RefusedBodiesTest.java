@@ -198,6 +198,18 @@ class RefusedBodiesTest {
     }
 
     @Test
+    void repositoryIndex_bigBody_is400WithItsErrorThenClosed() throws Exception {
+        start(ServerOptions.defaults(repository));
+        try (Socket socket = new Socket("127.0.0.1", server.uri("/").getPort())) {
+            Answer answer = exchange(socket, "/v2/repository/index", BIG);
+            assertThat(answer.status()).as(answer.head()).isEqualTo(400);
+            assertThat(answer.closes()).as(answer.head()).isTrue();
+            assertThat(answer.body()).contains("repository index request body");
+            assertThat(closedByServer(socket)).isTrue();
+        }
+    }
+
+    @Test
     void shuttingDown_bigBody_is503WithItsErrorThenClosed() throws Exception {
         start(ServerOptions.defaults(repository));
         runtime.close("tiny");
