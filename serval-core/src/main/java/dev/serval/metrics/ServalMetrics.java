@@ -26,6 +26,9 @@ import java.util.function.IntSupplier;
  * serval_inference_queue_depth{model,version}                requests waiting now
  * serval_inference_batch_ceiling{model,version}              rows the next run may gather (learned)
  * serval_inference_degraded_total{model,fallback}            requests answered by the fallback model
+ * serval_inference_cancelled_total{model,reason}             requests given up because their client went
+ *                                                             away; queued ones never reach the model.
+ *                                                             reason: client_closed (HTTP connection)
  * serval_events_recorded_total                               events the feature store acknowledged
  * serval_event_batches_total{outcome}                        event batches (POST /v2/events, RecordEvents)
  *                                                             outcome: recorded, invalid, rejected,
@@ -46,6 +49,7 @@ public final class ServalMetrics {
     final Histogram computeDuration;
     final Histogram batchSize;
     final Counter degraded;
+    final Counter cancelled;
     final Counter eventsRecorded;
     final Counter eventBatches;
     private final Map<List<String>, IntSupplier> queueDepths = new ConcurrentHashMap<>();
@@ -80,6 +84,9 @@ public final class ServalMetrics {
         this.degraded = Counter.builder().name("serval_inference_degraded_total")
                 .help("Requests answered by a model's fallback because its queue was too slow")
                 .labelNames("model", "fallback").register(registry);
+        this.cancelled = Counter.builder().name("serval_inference_cancelled_total")
+                .help("Requests given up because their client went away before the answer; those still queued "
+                        + "are dropped before the model computes them").labelNames("model", "reason").register(registry);
         this.eventsRecorded = Counter.builder().name("serval_events_recorded_total")
                 .help("Events the feature store acknowledged as durable").register(registry);
         this.eventBatches = Counter.builder().name("serval_event_batches_total")
@@ -113,6 +120,14 @@ public final class ServalMetrics {
     public ModelMetrics forModel(String model, String version, IntSupplier queueDepth, IntSupplier batchCeiling) {
         batchCeilings.put(List.of(model, version), batchCeiling);
         return forModel(model, version, queueDepth);
+    }
+
+    /** Reason for {@link #cancelled}: the client closed its HTTP connection while its request waited. */
+    public static final String CLIENT_CLOSED = "client_closed";
+
+    /** A request to {@code model} was given up because its client went away ({@code reason}). */
+    public void cancelled(String model, String reason) {
+        cancelled.labelValues(model, reason).inc();
     }
 
     /** The handles for event ingest. */

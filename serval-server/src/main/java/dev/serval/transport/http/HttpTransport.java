@@ -8,13 +8,19 @@ import dev.serval.transport.BodyArrays;
 import dev.serval.transport.EventIngest;
 import dev.serval.transport.RequestGate;
 import io.helidon.common.tls.Tls;
+import io.helidon.http.HeaderNames;
+import io.helidon.http.HeaderValues;
 import io.helidon.http.Method;
+import io.helidon.webserver.CloseConnectionException;
 import io.helidon.webserver.WebServer;
 import io.helidon.webserver.WebServerConfig;
 import io.helidon.webserver.http.FilterChain;
 import io.helidon.webserver.http.RoutingRequest;
 import io.helidon.webserver.http.RoutingResponse;
+import io.helidon.webserver.http.ServerRequest;
+import io.helidon.webserver.http.ServerResponse;
 import java.util.Optional;
+import java.util.OptionalLong;
 import java.util.function.BooleanSupplier;
 
 /**
@@ -25,13 +31,19 @@ import java.util.function.BooleanSupplier;
  * closes they are answered 503 (with {@code Retry-After}), and the listener stops only after the
  * admitted ones were answered.
  *
+ * <p>A request waiting for a model whose client closes its connection is given up and dropped
+ * from the model's queue ({@link ClientDepartures}).
+ *
  * <p>Thread-safe; {@link #start()} once, {@link #close()} once.
  */
 public final class HttpTransport implements AutoCloseable {
     /** The gate's pass of the request this thread handles, for the error handler. */
     private static final ThreadLocal<RequestGate.Pass> PASS = new ThreadLocal<>();
+    /** Unread body bytes up to which a failed request's connection is kept (Helidon drains them). */
+    static final long DRAIN_LIMIT = 64 * 1024;
 
     private final WebServer server;
+    private final ClientDepartures departures;
     private final String host;
     private final int requestedPort;
 
@@ -47,7 +59,8 @@ public final class HttpTransport implements AutoCloseable {
     public HttpTransport(ModelRegistry registry, ServalMetrics metrics, ServerMetadata metadata, BooleanSupplier ready,
                          AccessControl access, String host, int port, Optional<Tls> tls, BodyBudget bodies,
                          BodyArrays arrays, RequestGate gate, EventIngest events) {
-        RestApi api = new RestApi(registry, metrics, metadata, ready, access, bodies, arrays);
+        this.departures = new ClientDepartures();
+        RestApi api = new RestApi(registry, metrics, metadata, ready, access, bodies, arrays, departures);
         this.host = host;
         this.requestedPort = port;
         WebServerConfig.Builder builder = WebServer.builder()
@@ -61,7 +74,7 @@ public final class HttpTransport implements AutoCloseable {
                         .addFilter((chain, req, res) -> gated(gate, chain, req, res))
                         .register(new EventsApi(events, access, bodies, arrays)) // before api's catch-all 404
                         .register(api)
-                        .error(ServalException.class, (req, res, error) -> HttpErrors.send(res, abandonedOr(error)))
+                        .error(ServalException.class, (req, res, error) -> answer(req, res, abandonedOr(error)))
                         .error(Throwable.class, (req, res, error) -> HttpErrors.sendUnexpected(res, error)));
         tls.ifPresent(builder::tls);
         this.server = builder.build();
@@ -69,20 +82,27 @@ public final class HttpTransport implements AutoCloseable {
 
     /**
      * Inference and repository changes (POST, but for the read-only repository index) hold a pass
-     * of the gate until their answer is written, or are refused once it is closed.
+     * of the gate until their answer is written, or are refused once it is closed. Any request
+     * answered with {@code Connection: close} ({@link #answer}) has its connection closed here.
      */
     private static void gated(RequestGate gate, FilterChain chain, RoutingRequest req, RoutingResponse res) {
         String path = req.prologue().uriPath().path();
         if (!Method.POST.equals(req.prologue().method()) || path.equals("/v2/repository/index")) {
             chain.proceed();
-            return;
+        } else {
+            admitted(gate, chain, req, res);
         }
+        if (res.isSent() && res.headers().containsToken(HeaderValues.CONNECTION_CLOSE)) {
+            // Helidon 4.5 keeps a connection open after a response that says Connection: close
+            // (and would drain the body to read the next request): this ends it.
+            throw new CloseConnectionException("answered " + res.status().code() + " with Connection: close");
+        }
+    }
+
+    private static void admitted(RequestGate gate, FilterChain chain, RoutingRequest req, RoutingResponse res) {
         RequestGate.Pass pass = gate.tryEnter();
         if (pass == null) {
-            // Not with Connection: close: closing a socket whose request body was not read sends
-            // a reset, which can destroy the 503 before the client reads it. Helidon reads the
-            // unread body off the connection instead, and the listener closes it when it stops.
-            HttpErrors.send(res, RequestGate.refusal());
+            answer(req, res, RequestGate.refusal());
             return;
         }
         try (pass) {
@@ -95,6 +115,36 @@ public final class HttpTransport implements AutoCloseable {
                 PASS.remove();
             }
         }
+    }
+
+    /**
+     * Answers a failed request (the routing's error handler, and refusals by the gate). When more
+     * than {@value #DRAIN_LIMIT} bytes of its body (or a chunked body of unknown length) were not
+     * read, typically a refusal (429 full queue, 503 shutting down, 413 too large) decided before
+     * the body was read, the answer says {@code Connection: close}, and {@link #gated} closes the
+     * connection after it.
+     *
+     * <p>Design note: otherwise Helidon reads the unread body off the connection to reuse it
+     * ({@code Http1Connection.consumeEntity}), and under overload the server spends its cores
+     * draining megabytes it refused. Closing a socket with unread bytes sends a reset, but on Linux
+     * a client still reads the answer that arrived before it: a client that reads while it sends,
+     * or after its write failed, gets the 429 with its JSON error (RefusedBodiesTest); only a
+     * client that gives up at the failed write without reading misses it. HTTP/2 streams are left
+     * to Helidon: closing the connection would end the client's other streams.
+     */
+    private static void answer(ServerRequest req, ServerResponse res, ServalException error) {
+        if (!res.isSent() && req.prologue().protocolVersion().startsWith("1") && largeBodyUnread(req)) {
+            res.header(HeaderValues.CONNECTION_CLOSE);
+        }
+        HttpErrors.send(res, error);
+    }
+
+    private static boolean largeBodyUnread(ServerRequest req) {
+        if (req.content().consumed()) {
+            return false;
+        }
+        OptionalLong length = req.headers().contentLength();
+        return length.isPresent() ? length.getAsLong() > DRAIN_LIMIT : req.headers().contains(HeaderNames.TRANSFER_ENCODING);
     }
 
     /**
@@ -123,6 +173,7 @@ public final class HttpTransport implements AutoCloseable {
         server.start();
         if (server.port() < 0) {
             server.stop();
+            departures.close();
             throw new IllegalStateException("cannot listen on " + host + ":" + requestedPort
                     + " for HTTP: the address is in use or not this machine's (see the log above)");
         }
@@ -138,5 +189,6 @@ public final class HttpTransport implements AutoCloseable {
     @Override
     public void close() {
         server.stop();
+        departures.close();
     }
 }

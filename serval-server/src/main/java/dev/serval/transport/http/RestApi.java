@@ -44,6 +44,9 @@ final class RestApi implements HttpService {
     private static final byte[] READY = "{\"ready\":true}".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] NOT_READY = "{\"ready\":false}".getBytes(StandardCharsets.US_ASCII);
 
+    /** The largest repository index request body read. */
+    private static final int MAX_INDEX_BODY = 4096;
+
     private static final PrometheusTextFormatWriter METRICS_FORMAT = PrometheusTextFormatWriter.create();
 
     private final ModelRegistry registry;
@@ -52,16 +55,18 @@ final class RestApi implements HttpService {
     private final AccessControl access;
     private final BodyBudget bodies;
     private final BodyArrays arrays;
+    private final ClientDepartures departures;
     private final byte[] serverMetadata;
 
     RestApi(ModelRegistry registry, ServalMetrics metrics, ServerMetadata server, BooleanSupplier ready,
-            AccessControl access, BodyBudget bodies, BodyArrays arrays) {
+            AccessControl access, BodyBudget bodies, BodyArrays arrays, ClientDepartures departures) {
         this.registry = registry;
         this.metrics = metrics;
         this.ready = ready;
         this.access = access;
         this.bodies = bodies;
         this.arrays = arrays;
+        this.departures = departures;
         this.serverMetadata = JsonResponseEncoder.write(256, json -> {
             json.writeStartObject();
             json.writeStringField("name", server.name());
@@ -165,7 +170,7 @@ final class RestApi implements HttpService {
                         : ErrorCode.INTERNAL);
                 throw e;
             }
-            response = model.infer(request, arrival);
+            response = inferWhileConnected(req, model, request, arrival);
         } finally {
             bodies.release(reserved);
         }
@@ -174,6 +179,26 @@ final class RestApi implements HttpService {
             json(res, 200, JsonResponseEncoder.inference(response));
         } else {
             BinaryResponse.send(res, response, binary);
+        }
+    }
+
+    /**
+     * Runs the request unless its client closes the connection first ({@link ClientDepartures}):
+     * then the wait is interrupted, the model drops the queued request unrun, and the request
+     * counts as cancelled.
+     */
+    private InferenceResponse inferWhileConnected(ServerRequest req, ModelVersion model, InferenceRequest request,
+                                                  ModelScheduler.Arrival arrival) {
+        ClientDepartures.Watch watch = departures.watch(req);
+        try {
+            return model.infer(request, arrival);
+        } catch (ServalException e) {
+            if (watch.departed()) {
+                metrics.cancelled(model.name(), ServalMetrics.CLIENT_CLOSED);
+            }
+            throw e;
+        } finally {
+            watch.close();
         }
     }
 
@@ -271,10 +296,56 @@ final class RestApi implements HttpService {
         res.send(out.toByteArray());
     }
 
-    /** Triton's repository index: every model and version with its state, and why if unavailable. */
-    private void repositoryIndex(ServerRequest req, ServerResponse res) {
+    /**
+     * Triton's repository index: every model and version with its state, and why if unavailable;
+     * with the body {@code {"ready": true}} only the versions that serve.
+     */
+    private void repositoryIndex(ServerRequest req, ServerResponse res) throws IOException {
         access.requireAdmin(req);
-        json(res, 200, statusRows(registry.index()));
+        boolean readyOnly = readyOnly(req);
+        List<ModelStatus> index = registry.index();
+        json(res, 200, statusRows(readyOnly ? index.stream().filter(ModelStatus::isReady).toList() : index));
+    }
+
+    /** The index request's {@code ready} field: false when the body is empty or does not set it. */
+    private static boolean readyOnly(ServerRequest req) throws IOException {
+        byte[] body;
+        try (InputStream in = req.content().inputStream()) {
+            body = in.readNBytes(MAX_INDEX_BODY + 1);
+        } catch (DataReader.InsufficientDataAvailableException e) {
+            throw ServalException.invalidArgument("the body ended before its Content-Length or last chunk");
+        }
+        if (body.length > MAX_INDEX_BODY) {
+            throw ServalException.invalidArgument("the repository index request body is over %d bytes; expected "
+                    + "{\"ready\": true|false} or nothing", MAX_INDEX_BODY);
+        }
+        int start = 0;
+        while (start < body.length && (body[start] == ' ' || body[start] == '\t' || body[start] == '\r' || body[start] == '\n')) {
+            start++;
+        }
+        if (start == body.length) {
+            return false;
+        }
+        JsonReader json = new JsonReader(body, 0, body.length);
+        if (json.nextToken() != JsonReader.Token.START_OBJECT) {
+            throw ServalException.invalidArgument("the repository index request body must be a JSON object, "
+                    + "{\"ready\": true|false}");
+        }
+        boolean ready = false;
+        for (JsonReader.Token token = json.nextToken(); token == JsonReader.Token.FIELD_NAME; token = json.nextToken()) {
+            String field = json.currentName();
+            JsonReader.Token value = json.nextToken();
+            if (field.equals("ready")) {
+                if (value != JsonReader.Token.TRUE && value != JsonReader.Token.FALSE) {
+                    throw ServalException.invalidArgument("field 'ready' of the repository index request is %s; "
+                            + "expected true or false", json.getText());
+                }
+                ready = value == JsonReader.Token.TRUE;
+            } else {
+                json.skipChildren(); // Triton's index request has no other field: ignored, as Triton does
+            }
+        }
+        return ready;
     }
 
     /**

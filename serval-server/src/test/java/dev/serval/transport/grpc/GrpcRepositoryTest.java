@@ -144,7 +144,11 @@ class GrpcRepositoryTest {
 
     /** The REST index in the same form: absent version and reason read as empty, as on the gRPC wire. */
     private List<String> restIndex() {
-        Reply reply = server.post("/v2/repository/index", "", AS_ADMIN);
+        return restIndex("");
+    }
+
+    private List<String> restIndex(String body) {
+        Reply reply = server.post("/v2/repository/index", body, AS_ADMIN);
         assertThat(reply.status()).as(reply.body()).isEqualTo(200);
         List<String> rows = new ArrayList<>();
         for (JsonNode row : reply.json()) {
@@ -230,6 +234,28 @@ class GrpcRepositoryTest {
 
         RepositoryIndexResponse ready = admin().repositoryIndex(RepositoryIndexRequest.newBuilder().setReady(true).build());
         assertThat(rows(ready)).containsExactly("iris_small|1|READY|");
+    }
+
+    @Test
+    void index_withReady_listsOnlyServingVersions_onRestAsOnGrpc() throws IOException {
+        addVersion("iris_small", 1, 1);
+        addTruncatedVersion("iris_small", 2);
+        addVersion("other", 1, 1);
+        start(ModelControl.explicit(List.of("iris_small")));
+
+        RepositoryIndexResponse ready = admin().repositoryIndex(RepositoryIndexRequest.newBuilder().setReady(true).build());
+        assertThat(rows(ready)).containsExactly("iris_small|1|READY|");
+        assertThat(restIndex("{\"ready\": true}")).isEqualTo(rows(ready));
+        assertThat(restIndex("{\"ready\": false}")).hasSize(3).isEqualTo(grpcIndex());
+        assertThat(restIndex("{}")).hasSize(3);
+        assertThat(restIndex(" \n")).hasSize(3);
+
+        Reply notBoolean = server.post("/v2/repository/index", "{\"ready\": \"yes\"}", AS_ADMIN);
+        assertThat(notBoolean.status()).isEqualTo(400);
+        assertThat(notBoolean.error()).contains("'ready'").contains("yes").contains("true or false");
+        Reply notObject = server.post("/v2/repository/index", "[true]", AS_ADMIN);
+        assertThat(notObject.status()).isEqualTo(400);
+        assertThat(notObject.error()).contains("JSON object");
     }
 
     @Test
