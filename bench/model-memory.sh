@@ -28,7 +28,8 @@
 # own "loaded model ... in N ms".
 # Last, start to ready with the bundled example repository (--start-repo DIR for another), --starts N
 # times (default 5; 0 skips) with the class data sharing archive and N times without (SERVAL_CDS=0),
-# alternating; medians. (Before anything, one launch makes sure the archive exists.) It serves with
+# alternating; medians; gRPC on, as ./serval serve runs. (Before anything, the archive is removed and
+# made anew by one launch on that repository.) It serves with
 # --strict-readiness false: ready once loading ended even if a model failed (the examples' `fraud`
 # needs a feature store; the log line saying which models loaded is kept in the results).
 # Needs the server jar built (./serval build, or mvn -q package -DskipTests); builds nothing itself.
@@ -46,7 +47,7 @@ while [ $# -gt 0 ]; do
     --no-floor) FLOOR=0; shift ;;
     --starts) STARTS=$2; shift 2 ;;
     --start-repo) START_REPO=$(realpath "$2"); shift 2 ;;
-    -h|--help) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ {exit} NR > 1 {sub(/^# ?/, ""); print}' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
@@ -114,7 +115,7 @@ PY
 
 # launch_serval LOG REPO TUNING [serve options...]: Serval on $PORT as ./serval starts it; TUNING
 # "tuned" (./serval's defaults), "untuned" (SERVAL_MALLOC=glibc SERVAL_CDS=0) or "nocds"; SERVAL_JAVA_OPTS
-# = $JAVA_OPTS (e.g. -D options). Sets PID and T0 (launch time, s).
+# = $JAVA_OPTS (e.g. -D options); gRPC on $GRPC_PORT when set, else off. Sets PID and T0 (launch time, s).
 launch_serval() {
   local log=$1 repo=$2 tuning=$3; shift 3
   local FLAGS=() JVM_ENV=() JAR=$SERVER_JAR malloc="" cds=1
@@ -124,7 +125,7 @@ launch_serval() {
   port_free "$PORT" || die "port $PORT is in use (set BENCH_SERVAL_PORT)"
   T0=$(date +%s.%N)
   (cd "$ROOT" && exec env "${JVM_ENV[@]}" "$JAVA_HOME/bin/java" "${FLAGS[@]}" -jar "$SERVER_JAR" serve \
-    --model-repository "$repo" --http-port "$PORT" --grpc-port -1 --threads 1 "$@") > "$log" 2>&1 &
+    --model-repository "$repo" --http-port "$PORT" --grpc-port "${GRPC_PORT:--1}" --threads 1 "$@") > "$log" 2>&1 &
   PID=$!; started $PID
 }
 
@@ -171,14 +172,17 @@ echo "|---|---|---|---|---|---|" | tee -a "$RUN/table.md"
 # The floor's repository: only the tiny iris model (ONNX Runtime loaded, no weights to speak of).
 floor_repo="$WORK/model-memory-floor"; rm -rf "$floor_repo"
 model_repo "$floor_repo" iris "$ROOT/examples/repository/iris/1/model.onnx"
-# The class data sharing archive is written when a JVM started with ./serval's flags exits and finds
-# none: one launch on the floor's repository first, stopped with time to write it, so that no
-# measured launch writes it (or is killed writing it).
-launch_serval "$RUN/serval-archive.log" "$floor_repo" tuned
+# The class data sharing archive is written when a serve run with ./serval's flags exits and finds
+# none: it is removed, and made anew by a launch as `./serval serve` would first run (START_REPO,
+# gRPC on), stopped with time to write it, so that no measured launch writes it (or is killed
+# writing it).
+rm -f "${SERVER_JAR%.jar}"-*.jsa
+GRPC_PORT=$((PORT + 1)) launch_serval "$RUN/serval-archive.log" "$START_REPO" tuned --strict-readiness false
 wait_ready "http://127.0.0.1:$PORT/v2/health/ready" > /dev/null || die "Serval did not get ready; see $RUN/serval-archive.log"
 kill "$PID"
 for _ in $(seq 600); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
 stop_pid "$PID"
+ls "${SERVER_JAR%.jar}"-*.jsa > /dev/null 2>&1 || die "no class data sharing archive was written next to $SERVER_JAR"
 if [ "$FLOOR" = 1 ]; then
   repo=$floor_repo
   python3 -c 'import json; print(json.dumps({"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32", "data": [5.1, 3.5, 1.4, 0.2]}]}))' \
@@ -229,18 +233,18 @@ done
 if [ "$STARTS" -gt 0 ]; then
   with=() without=()
   for i in $(seq "$STARTS"); do
-    launch_serval "$RUN/serval-start-cds-$i.log" "$START_REPO" tuned --strict-readiness false
+    GRPC_PORT=$((PORT + 1)) launch_serval "$RUN/serval-start-cds-$i.log" "$START_REPO" tuned --strict-readiness false
     with+=("$(wait_ready "http://127.0.0.1:$PORT/v2/health/ready")")
     stop_pid "$PID"
-    launch_serval "$RUN/serval-start-nocds-$i.log" "$START_REPO" nocds --strict-readiness false
+    GRPC_PORT=$((PORT + 1)) launch_serval "$RUN/serval-start-nocds-$i.log" "$START_REPO" nocds --strict-readiness false
     without+=("$(wait_ready "http://127.0.0.1:$PORT/v2/health/ready")")
     stop_pid "$PID"
   done
   {
-    echo "start to ready, $START_REPO, --strict-readiness false, $STARTS launches each, median (min - max):"
+    echo "start to ready, $START_REPO, gRPC on, --strict-readiness false, $STARTS launches each, median (min - max):"
     echo "  with the class data sharing archive: $(spread "${with[@]}") s"
     echo "  without (SERVAL_CDS=0):              $(spread "${without[@]}") s"
-    echo "  last launch with the archive, by its own log: $(grep -o 'serving .*' "$RUN/serval-start-cds-$STARTS.log" | head -1)"
+    echo "  last launch with the archive: $(grep -c 'loaded model' "$RUN/serval-start-cds-$STARTS.log") model version(s) loaded"
     grep -h 'failed to load' "$RUN/serval-start-cds-$STARTS.log" | sed 's/^/  /' | head -5
   } | tee -a "$RUN/table.md"
 fi
