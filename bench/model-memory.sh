@@ -3,7 +3,7 @@
 # weights; Serval's floor; and the time from process start to ready.
 #
 #   bench/model-memory.sh [--models "encoder mlp_1g"] [--variants "default untuned ..."] [--requests N]
-#                         [--no-peer] [--no-floor] [--starts N] [--start-repo DIR]
+#                         [--rest SECONDS] [--no-peer] [--no-floor] [--starts N] [--start-repo DIR]
 #
 # Serval runs as ./serval runs it (the server jar with ./serval's jvm_flags and the environment they
 # set: MALLOC_MMAP_THRESHOLD_, native heap trimming, the class data sharing archive), --threads 1,
@@ -24,8 +24,9 @@
 # It reads VmRSS, VmHWM, RssAnon and RssFile (/proc/PID/status, the process and its children) 1 s
 # after ready, and again 6 s after N requests (default 20) of the model's example input (one at a
 # time; the first one's time and the mean of the others are reported; 6 s: one native heap trim
-# interval has passed); and the time from launch to the first 200 of /v2/health/ready, and Serval's
-# own "loaded model ... in N ms".
+# interval has passed), and VmRSS at rest, --rest seconds after the last request (default 36: past
+# ZGC's 30 s uncommit delay; 0 skips); and the time from launch to the first 200 of
+# /v2/health/ready, and Serval's own "loaded model ... in N ms".
 # Last, start to ready with the bundled example repository (--start-repo DIR for another), --starts N
 # times (default 5; 0 skips) with the class data sharing archive and N times without (SERVAL_CDS=0),
 # alternating; medians; gRPC on, as ./serval serve runs. (Before anything, the archive is removed and
@@ -37,12 +38,13 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 MODELS="encoder mlp_1g" VARIANTS="default untuned external noprepack noarena devalloc external-noprepack" REQUESTS=20 PEER=1
-FLOOR=1 STARTS=5 START_REPO="$ROOT/examples/repository"
+REST=36 FLOOR=1 STARTS=5 START_REPO="$ROOT/examples/repository"
 while [ $# -gt 0 ]; do
   case "$1" in
     --models) MODELS=$2; shift 2 ;;
     --variants) VARIANTS=$2; shift 2 ;;
     --requests) REQUESTS=$2; shift 2 ;;
+    --rest) REST=$2; shift 2 ;;
     --no-peer) PEER=0; shift ;;
     --no-floor) FLOOR=0; shift ;;
     --starts) STARTS=$2; shift 2 ;;
@@ -160,15 +162,17 @@ measure() {
   t2=$(date +%s.%N)
   sleep 6
   r1=$(memory4 "$PID")
+  local rest="-"
+  if [ "$REST" -gt 6 ]; then sleep $((REST - 6)); rest=$(mb "$(memory4 "$PID" | cut -d' ' -f1)"); fi
   read -r a b c d <<< "$r0"; read -r e f g h <<< "$r1"
-  printf '| %s | %s | %s | %s | %s / %s (anon %s, file %s) | %s / %s (anon %s, file %s) |\n' "$label" "$ready" \
+  printf '| %s | %s | %s | %s | %s / %s (anon %s, file %s) | %s / %s (anon %s, file %s) | %s |\n' "$label" "$ready" \
     "$(awk -v t="${first#* }" 'BEGIN {printf "%.0f", t * 1000}')" \
     "$(awk -v a="$t1" -v b="$t2" -v n="$REQUESTS" 'BEGIN {printf "%.0f", (b - a) * 1000 / (n - 1)}')" \
-    "$(mb "$a")" "$(mb "$b")" "$(mb "$c")" "$(mb "$d")" "$(mb "$e")" "$(mb "$f")" "$(mb "$g")" "$(mb "$h")" | tee -a "$RUN/table.md"
+    "$(mb "$a")" "$(mb "$b")" "$(mb "$c")" "$(mb "$d")" "$(mb "$e")" "$(mb "$f")" "$(mb "$g")" "$(mb "$h")" "$rest" | tee -a "$RUN/table.md"
 }
 
-echo "| run | ready (s) | first request (ms) | next requests, mean (ms) | VmRSS / VmHWM MB when ready | VmRSS / VmHWM MB 6 s after $REQUESTS requests |" | tee "$RUN/table.md"
-echo "|---|---|---|---|---|---|" | tee -a "$RUN/table.md"
+echo "| run | ready (s) | first request (ms) | next requests, mean (ms) | VmRSS / VmHWM MB when ready | VmRSS / VmHWM MB 6 s after $REQUESTS requests | VmRSS MB $REST s after |" | tee "$RUN/table.md"
+echo "|---|---|---|---|---|---|---|" | tee -a "$RUN/table.md"
 # The floor's repository: only the tiny iris model (ONNX Runtime loaded, no weights to speak of).
 floor_repo="$WORK/model-memory-floor"; rm -rf "$floor_repo"
 model_repo "$floor_repo" iris "$ROOT/examples/repository/iris/1/model.onnx"
@@ -187,7 +191,7 @@ if [ "$FLOOR" = 1 ]; then
   repo=$floor_repo
   python3 -c 'import json; print(json.dumps({"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32", "data": [5.1, 3.5, 1.4, 0.2]}]}))' \
     > "$WORK/model-memory-iris.json"
-  echo "| **floor**: iris only (a few kB) | | | | | |" | tee -a "$RUN/table.md"
+  echo "| **floor**: iris only (a few kB) | | | | | | |" | tee -a "$RUN/table.md"
   for tuning in tuned untuned; do
     launch_serval "$RUN/serval-floor-$tuning.log" "$repo" "$tuning"
     measure "Serval floor, $tuning" "http://127.0.0.1:$PORT/v2/models/iris/infer" "$WORK/model-memory-iris.json"
@@ -200,7 +204,7 @@ for name in $MODELS; do
   body="$WORK/model-memory-$name.json"
   body_for "$name" > "$body"
   size_mb=$(mb $(( $(stat -c %s "$onnx") / 1024 )))
-  echo "| **$name**: model.onnx $size_mb MB | | | | | |" | tee -a "$RUN/table.md"
+  echo "| **$name**: model.onnx $size_mb MB | | | | | | |" | tee -a "$RUN/table.md"
   for variant in $VARIANTS; do
     case "$variant" in
       external*) repo=$(external_repo "$name") ;;
