@@ -268,6 +268,7 @@ start_serval() {
   local log=$1 repo=$2; shift 2
   port_free "$SERVAL_PORT" || die "port $SERVAL_PORT is in use (set BENCH_SERVAL_PORT)"
   if [ "${BENCH_NO_BUILD:-0}" = 1 ]; then
+    # shellcheck disable=SC2034 # JAR is read by jvm_flags (eval below)
     local FLAGS=() JVM_ENV=() JAR=$SERVER_JAR
     eval "$(sed -n '/^jvm_flags() {/,/^}/p' "$ROOT/serval")"
     jvm_flags

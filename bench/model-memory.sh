@@ -62,7 +62,7 @@ RUN="$WORK/results/model-memory-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$RUN"
 trap stop_started EXIT
 machine_info > "$RUN/machine.txt"
-code_info >> "$RUN/machine.txt"
+BENCH_NO_BUILD=1 code_info >> "$RUN/machine.txt"   # (it launches the jar as built, with ./serval's jvm_flags)
 start_load_monitor "$RUN/load.log"
 
 # kB "VmRSS VmHWM RssAnon RssFile" of PID and its children, summed.
@@ -116,14 +116,16 @@ PY
 }
 
 # launch_serval LOG REPO TUNING [serve options...]: Serval on $PORT as ./serval starts it; TUNING
-# "tuned" (./serval's defaults), "untuned" (SERVAL_MALLOC=glibc SERVAL_CDS=0) or "nocds"; SERVAL_JAVA_OPTS
-# = $JAVA_OPTS (e.g. -D options); gRPC on $GRPC_PORT when set, else off. Sets PID and T0 (launch time, s).
+# "tuned" (./serval's defaults), "untuned" (SERVAL_MALLOC=glibc SERVAL_CDS=0) or "nocds"; JVM flags
+# $JAVA_OPTS (e.g. -D options) and the caller's SERVAL_JAVA_OPTS; gRPC on $GRPC_PORT when set, else
+# off. Sets PID and T0 (launch time, s).
 launch_serval() {
   local log=$1 repo=$2 tuning=$3; shift 3
+  # shellcheck disable=SC2034 # JAR is read by jvm_flags (eval below)
   local FLAGS=() JVM_ENV=() JAR=$SERVER_JAR malloc="" cds=1
   case "$tuning" in untuned) malloc=glibc; cds=0 ;; nocds) cds=0 ;; esac
   eval "$(sed -n '/^jvm_flags() {/,/^}/p' "$ROOT/serval")"
-  SERVAL_MALLOC=$malloc SERVAL_CDS=$cds SERVAL_JAVA_OPTS="${JAVA_OPTS:-}" jvm_flags
+  SERVAL_MALLOC=$malloc SERVAL_CDS=$cds SERVAL_JAVA_OPTS="${JAVA_OPTS:-} ${SERVAL_JAVA_OPTS:-}" jvm_flags
   port_free "$PORT" || die "port $PORT is in use (set BENCH_SERVAL_PORT)"
   T0=$(date +%s.%N)
   (cd "$ROOT" && exec env "${JVM_ENV[@]}" "$JAVA_HOME/bin/java" "${FLAGS[@]}" -jar "$SERVER_JAR" serve \
