@@ -261,17 +261,19 @@ model_repo() {
 
 # start_serval LOG REPO [serve options...]: ./serval serve --threads 1 pinned to the server core on
 # $SERVAL_PORT with BENCH_SERVE_OPTS; waits until ready; sets SERVAL_PID. SERVAL_JAVA_OPTS passes through.
-# With BENCH_NO_BUILD=1 it runs the server jar as built, with ./serval's own jvm_flags (read from
-# ./serval), without ./serval's rebuild check: for measuring a known build while the tree is being edited.
+# With BENCH_NO_BUILD=1 it runs the server jar as built, with ./serval's own jvm_flags and the
+# environment they ask for (JVM_ENV; both read from ./serval), without ./serval's rebuild check: for
+# measuring a known build while the tree is being edited.
 start_serval() {
   local log=$1 repo=$2; shift 2
   port_free "$SERVAL_PORT" || die "port $SERVAL_PORT is in use (set BENCH_SERVAL_PORT)"
   if [ "${BENCH_NO_BUILD:-0}" = 1 ]; then
-    local FLAGS=()
+    # shellcheck disable=SC2034 # JAR is read by jvm_flags (eval below)
+    local FLAGS=() JVM_ENV=() JAR=$SERVER_JAR
     eval "$(sed -n '/^jvm_flags() {/,/^}/p' "$ROOT/serval")"
     jvm_flags
     # shellcheck disable=SC2086
-    (cd "$ROOT" && exec taskset -c "$SERVER_CORE" "$JAVA_HOME/bin/java" "${FLAGS[@]}" -jar "$SERVER_JAR" serve \
+    (cd "$ROOT" && exec taskset -c "$SERVER_CORE" env "${JVM_ENV[@]}" "$JAVA_HOME/bin/java" "${FLAGS[@]}" -jar "$SERVER_JAR" serve \
       --http-port "$SERVAL_PORT" --threads 1 --model-repository "$repo" $BENCH_SERVE_OPTS "$@") > "$log" 2>&1 &
   else
     # shellcheck disable=SC2086
