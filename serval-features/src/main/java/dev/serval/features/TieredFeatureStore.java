@@ -1,6 +1,7 @@
 package dev.serval.features;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -412,10 +413,15 @@ public final class TieredFeatureStore implements FeatureStore {
                 states.get(event.entity()).add(event);
             }
             long mark = remote == null ? 0 : nextSequence();
-            for (Map.Entry<String, EntityState> entry : states.entrySet()) {
-                batch.putState(entry.getKey(), StateCodec.encode(entry.getValue()));
+            // In key order (String order: RocksDB's bytewise order for ASCII keys, close enough
+            // otherwise): each memtable insert then searches near the last one, so its skip list
+            // path is in the CPU cache (about 10-15% less CPU per event, BENCHMARKS.md).
+            String[] sorted = states.keySet().toArray(new String[0]);
+            Arrays.sort(sorted);
+            for (String entity : sorted) {
+                batch.putState(entity, StateCodec.encode(states.get(entity)));
                 if (remote != null) {
-                    batch.queue(entry.getKey(), mark);
+                    batch.queue(entity, mark);
                 }
             }
             batch.commit();

@@ -50,6 +50,15 @@ public class LookupBenchmark {
 
     @Setup(Level.Trial)
     public void open() throws Exception {
+        try {
+            setUp();
+        } catch (Exception | Error e) {
+            close(); // JMH runs no tear-down after a failed set-up: stop the server and delete the files here
+            throw e;
+        }
+    }
+
+    private void setUp() throws Exception {
         dir = Files.createTempDirectory("serval-bench-lookup-");
         FeatureStoreConfig.Builder config = FeatureStoreConfig.builder();
         switch (tier) {
@@ -99,6 +108,8 @@ public class LookupBenchmark {
         if (redis != null) {
             redis.close();
         }
-        LocalRedis.delete(dir);
+        if (dir != null) {
+            LocalRedis.delete(dir);
+        }
     }
 }

@@ -70,6 +70,15 @@ public class RecordBenchmark {
 
     @Setup(Level.Trial)
     public void open() throws Exception {
+        try {
+            setUp();
+        } catch (Exception | Error e) {
+            close(); // JMH runs no tear-down after a failed set-up: stop the server and delete the files here
+            throw e;
+        }
+    }
+
+    private void setUp() throws Exception {
         dir = Files.createTempDirectory("serval-bench-record-");
         FeatureStoreConfig.Builder config = FeatureStoreConfig.builder()
                 .l2Path(dir.resolve("l2"))
@@ -143,6 +152,8 @@ public class RecordBenchmark {
         if (redis != null) {
             redis.close();
         }
-        LocalRedis.delete(dir);
+        if (dir != null) {
+            LocalRedis.delete(dir);
+        }
     }
 }
