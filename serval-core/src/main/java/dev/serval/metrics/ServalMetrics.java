@@ -28,7 +28,8 @@ import java.util.function.IntSupplier;
  * serval_inference_degraded_total{model,fallback}            requests answered by the fallback model
  * serval_inference_cancelled_total{model,reason}             requests given up because their client went
  *                                                             away; queued ones never reach the model.
- *                                                             reason: client_closed (HTTP connection)
+ *                                                             reason: client_closed (HTTP connection),
+ *                                                             client_cancelled (gRPC call)
  * serval_events_recorded_total                               events the feature store acknowledged
  * serval_event_batches_total{outcome}                        event batches (POST /v2/events, RecordEvents)
  *                                                             outcome: recorded, invalid, rejected,
@@ -124,6 +125,9 @@ public final class ServalMetrics {
 
     /** Reason for {@link #cancelled}: the client closed its HTTP connection while its request waited. */
     public static final String CLIENT_CLOSED = "client_closed";
+
+    /** Reason for {@link #cancelled}: the gRPC client cancelled its call while its request waited. */
+    public static final String CLIENT_CANCELLED = "client_cancelled";
 
     /** A request to {@code model} was given up because its client went away ({@code reason}). */
     public void cancelled(String model, String reason) {

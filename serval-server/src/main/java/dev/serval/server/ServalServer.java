@@ -151,7 +151,7 @@ public final class ServalServer implements AutoCloseable {
                     new BodyBudget(options.maxRequestBytes(), options.effectiveMaxInflightBytes(), BODY_WAIT), arrays,
                     gate, events).start();
             GrpcTransport grpc = options.grpcEnabled()
-                    ? new GrpcTransport(registry, metadata, ready, options.inferenceToken(), options.adminToken(),
+                    ? new GrpcTransport(registry, metrics, metadata, ready, options.inferenceToken(), options.adminToken(),
                             options.httpAddress(), options.grpcPort(), options.tlsCertificate(), options.tlsKey(),
                             options.maxRequestBytes(), arrays, gate, events).start()
                     : null;

@@ -1,6 +1,7 @@
 package dev.serval.transport.grpc;
 
 import dev.serval.api.ServerMetadata;
+import dev.serval.metrics.ServalMetrics;
 import dev.serval.model.ModelRegistry;
 import dev.serval.transport.BearerTokens;
 import dev.serval.transport.BodyArrays;
@@ -73,6 +74,7 @@ public final class GrpcTransport implements AutoCloseable {
     private final ExecutorService calls;
 
     /**
+     * @param metrics         counts the calls whose client cancelled while their request waited
      * @param ready           whether ServerReady answers true
      * @param inferenceToken  bearer token for every call but ServerLive and ServerReady, if set
      * @param adminToken      required by the repository calls when set; also accepted where the
@@ -87,11 +89,11 @@ public final class GrpcTransport implements AutoCloseable {
      * @param events          records the batches of {@code serval.events.EventService} ({@link EventService})
      * @throws UncheckedIOException if the TLS files cannot be read
      */
-    public GrpcTransport(ModelRegistry registry, ServerMetadata metadata, BooleanSupplier ready,
+    public GrpcTransport(ModelRegistry registry, ServalMetrics metrics, ServerMetadata metadata, BooleanSupplier ready,
                          Optional<String> inferenceToken, Optional<String> adminToken, String host, int port,
                          Optional<Path> tlsCertificate, Optional<Path> tlsKey, long maxMessageBytes,
                          BodyArrays arrays, RequestGate gate, EventIngest events) {
-        InferenceService service = new InferenceService(registry, metadata, ready, arrays);
+        InferenceService service = new InferenceService(registry, metrics, metadata, ready, arrays);
         this.address = new InetSocketAddress(host, port);
         NettyServerBuilder builder = tlsCertificate.isPresent() && tlsKey.isPresent()
                 ? NettyServerBuilder.forAddress(address, credentials(tlsCertificate.get(), tlsKey.get()))

@@ -6,6 +6,7 @@ import dev.serval.api.InferenceResponse;
 import dev.serval.api.ServalException;
 import dev.serval.api.ServerMetadata;
 import dev.serval.api.TensorSpec;
+import dev.serval.metrics.ServalMetrics;
 import dev.serval.model.ModelRegistry;
 import dev.serval.model.ModelVersion;
 import dev.serval.protocol.grpc.GRPCInferenceServiceGrpc;
@@ -62,12 +63,15 @@ import java.util.function.Supplier;
  */
 final class InferenceService implements GRPCInferenceServiceGrpc.AsyncService {
     private final ModelRegistry registry;
+    private final ServalMetrics metrics;
     private final ServerMetadata server;
     private final BooleanSupplier ready;
     private final AliasingMarshaller marshaller;
     private final RepositoryCalls repository;
 
-    InferenceService(ModelRegistry registry, ServerMetadata server, BooleanSupplier ready, BodyArrays arrays) {
+    InferenceService(ModelRegistry registry, ServalMetrics metrics, ServerMetadata server, BooleanSupplier ready,
+                     BodyArrays arrays) {
+        this.metrics = metrics;
         this.registry = registry;
         this.server = server;
         this.ready = ready;
@@ -230,8 +234,8 @@ final class InferenceService implements GRPCInferenceServiceGrpc.AsyncService {
      * request out of its queue. Deadlines are left to the request's timeout, which ends the wait
      * with DEADLINE_EXCEEDED on its own.
      */
-    private static InferenceResponse inferUntilCancelled(ModelVersion model, InferenceRequest request,
-                                                         ModelScheduler.Arrival arrival) {
+    private InferenceResponse inferUntilCancelled(ModelVersion model, InferenceRequest request,
+                                                  ModelScheduler.Arrival arrival) {
         Context context = Context.current();
         Thread handler = Thread.currentThread();
         Context.CancellationListener onCancel = cancelled -> {
@@ -242,6 +246,11 @@ final class InferenceService implements GRPCInferenceServiceGrpc.AsyncService {
         context.addListener(onCancel, Runnable::run);
         try {
             return model.infer(request, arrival);
+        } catch (ServalException e) {
+            if (context.isCancelled() && !(context.cancellationCause() instanceof TimeoutException)) {
+                metrics.cancelled(model.name(), ServalMetrics.CLIENT_CANCELLED);
+            }
+            throw e;
         } finally {
             context.removeListener(onCancel);
             if (context.isCancelled()) {

@@ -172,6 +172,8 @@ class GrpcSchedulingTest {
 
         abandoned.cancel(true);
         awaitGaveUp("cancel", 1);
+        assertThat(server.get("/metrics").body())
+                .contains("serval_inference_cancelled_total{model=\"cancel\",reason=\"client_cancelled\"} 1.0");
 
         runtime.open("cancel");
         assertThat(running.get().getOutputsCount()).isEqualTo(2);
