@@ -139,7 +139,7 @@ public final class TieredFeatureStore implements FeatureStore {
         try {
             int rows = entities.size();
             float[] values = new float[rows * Lookup.WIDTH];
-            Read read = new Read(entities, atMillis, values);
+            LookupRows read = new LookupRows(entities, atMillis, values);
             lookups.add(rows);
             for (int row = 0; row < rows; row++) {
                 readLocal(read, row);
@@ -161,47 +161,8 @@ public final class TieredFeatureStore implements FeatureStore {
         }
     }
 
-    /** One lookup's progress: the rows still to answer from L2 and from L3 (no boxing: rows are ints). */
-    private static final class Read {
-        final List<String> entities;
-        final long[] atMillis;
-        final float[] values;
-        int[] l2Rows;
-        int l2Count;
-        int[] l3Rows;
-        int l3Count;
-        boolean degraded;
-
-        Read(List<String> entities, long[] atMillis, float[] values) {
-            this.entities = entities;
-            this.atMillis = atMillis;
-            this.values = values;
-        }
-
-        void answer(int row, EntityState state) {
-            state.features(atMillis[row], values, row * Lookup.WIDTH);
-            if (state.unsyncedBase) {
-                degraded = true;
-            }
-        }
-
-        void toL2(int row) {
-            if (l2Rows == null) {
-                l2Rows = new int[atMillis.length];
-            }
-            l2Rows[l2Count++] = row;
-        }
-
-        void toL3(int row) {
-            if (l3Rows == null) {
-                l3Rows = new int[atMillis.length];
-            }
-            l3Rows[l3Count++] = row;
-        }
-    }
-
     /** L1, or the Bloom filter's "never seen"; otherwise hands the row down. */
-    private void readLocal(Read read, int row) {
+    private void readLocal(LookupRows read, int row) {
         String entity = read.entities.get(row);
         boolean neverSeen = false;
         if (memory != null) {
@@ -232,7 +193,7 @@ public final class TieredFeatureStore implements FeatureStore {
     }
 
     /** L2 for the rows L1 lacked, under their locks so a promotion cannot overwrite a newer L1 state. */
-    private void readDisk(Read read) {
+    private void readDisk(LookupRows read) {
         List<String> keys = new ArrayList<>(read.l2Count);
         for (int i = 0; i < read.l2Count; i++) {
             keys.add(read.entities.get(read.l2Rows[i]));
@@ -267,7 +228,7 @@ public final class TieredFeatureStore implements FeatureStore {
     }
 
     /** L3 for the rows no local tier had; promotes what it finds into L2 and L1. */
-    private void readRemote(Read read) {
+    private void readRemote(LookupRows read) {
         List<String> keys = new ArrayList<>(read.l3Count);
         for (int i = 0; i < read.l3Count; i++) {
             keys.add(read.entities.get(read.l3Rows[i]));
@@ -321,7 +282,7 @@ public final class TieredFeatureStore implements FeatureStore {
         }
     }
 
-    private EntityState answerRemote(Read read, int row, String entity, byte[] value) {
+    private EntityState answerRemote(LookupRows read, int row, String entity, byte[] value) {
         if (value == null) {
             EntityState.defaults(read.values, row * Lookup.WIDTH);
             misses.increment();
@@ -359,7 +320,7 @@ public final class TieredFeatureStore implements FeatureStore {
             if (disk != null) {
                 recordLocally(events, states);
             } else {
-                recordThrough(events, states);
+                WriteThrough.record(locks, memory, remote, events, states);
             }
             eventsRecorded.add(events.size());
         } finally {
@@ -541,55 +502,6 @@ public final class TieredFeatureStore implements FeatureStore {
         }
         return base == null ? new EntityState()
                 : StateCodec.decode(base, "entity '" + entity + "' from " + remote.name());
-    }
-
-    /** Without L2: read the remote state, apply, write it back before returning. */
-    private void recordThrough(List<Event> events, Map<String, EntityState> states) {
-        List<Lock> held = locks.lockAll(states.keySet());
-        try {
-            List<String> unknown = new ArrayList<>();
-            for (Map.Entry<String, EntityState> entry : states.entrySet()) {
-                EntityState state = memory == null ? null : memory.get(entry.getKey());
-                if (state == null) {
-                    unknown.add(entry.getKey());
-                }
-                entry.setValue(state);
-            }
-            if (!unknown.isEmpty()) {
-                List<byte[]> found = remote.getAll(unknown);
-                if (found == null) {
-                    throw new FeatureStoreException("cannot record: the " + remote.name()
-                            + " tier (the only durable tier) could not be read");
-                }
-                for (int i = 0; i < unknown.size(); i++) {
-                    byte[] value = found.get(i);
-                    states.put(unknown.get(i), value == null ? new EntityState()
-                            : StateCodec.decode(value, "entity '" + unknown.get(i) + "' from " + remote.name()));
-                }
-            }
-            for (Event event : events) {
-                states.get(event.entity()).add(event);
-            }
-            Map<String, byte[]> entries = new LinkedHashMap<>();
-            for (Map.Entry<String, EntityState> entry : states.entrySet()) {
-                entries.put(entry.getKey(), StateCodec.encode(entry.getValue()));
-            }
-            try {
-                remote.putAll(entries);
-            } catch (RemoteTierException e) {
-                throw new FeatureStoreException("cannot record: " + e.getMessage(), e);
-            }
-            if (memory != null) {
-                for (Map.Entry<String, EntityState> entry : states.entrySet()) {
-                    memory.put(entry.getKey(), entry.getValue());
-                }
-            }
-        } catch (RuntimeException e) {
-            forget(states);
-            throw e;
-        } finally {
-            EntityLocks.unlockAll(held);
-        }
     }
 
     /** After a failed record: L1's states may hold its events, unacknowledged; the next read reloads them. */
