@@ -2,7 +2,9 @@
 # The feature store's JMH benchmarks (serval-bench, package dev.serval.bench.features):
 #   LookupBenchmark  one entity's lookup answered by L1, by L2 (RocksDB) and by L3 (Redis), us/op;
 #   RecordBenchmark  ingest into the aggregates, events/s, into L1+L2 alone and with Redis write-behind,
-#                    plus CPU time per event (recording thread, whole process) after each iteration.
+#                    plus CPU time per event (recording thread, whole process) after each iteration;
+#   ConcurrentRecordBenchmark  the same from 2 recording threads at once, on disjoint or overlapping
+#                    cards, events/s of both together, plus process CPU time per event.
 # The benchmarks start their own redis-server on a free 127.0.0.1 port and stop it by PID. Short and
 # bounded: one fork, 2 warm-up and 3 measured iterations each, and the whole run is killed after
 # BENCH_TIMEOUT seconds (default 900). Results and a summary go to bench/work/results/feature-store-*.
@@ -38,7 +40,7 @@ for r in results:
     params = ", ".join(f"{k}={v}" for k, v in sorted(r.get("params", {}).items()))
     m = r["primaryMetric"]
     score, error, unit = m["score"], m["scoreError"], m["scoreUnit"]
-    if name == "RecordBenchmark":
+    if name in ("RecordBenchmark", "ConcurrentRecordBenchmark"):
         unit = "events/s"  # one JMH operation is one event
     fmt = "{:,.0f}" if score >= 100 else "{:.2f}"
     print(f"| {name} | {params} | {fmt.format(score)} | {fmt.format(error) if error == error else '-'} | {unit} |")
@@ -47,6 +49,11 @@ for line in open(f"{run}/jmh.txt"):
     m = re.match(r"# cpu remote=(\w+) merchantsPerCard=(\d+): ([\d.]+) us/event on the recording thread, ([\d.]+) us/event in the process", line)
     if m:
         cpu.setdefault(f"remote={m.group(1)}, merchantsPerCard={m.group(2)}", []).append((float(m.group(3)), float(m.group(4))))
+cpu2 = {}
+for line in open(f"{run}/jmh.txt"):
+    m = re.match(r"# cpu2 cards=(\w+) merchantsPerCard=(\d+): ([\d.]+) us/event in the process", line)
+    if m:
+        cpu2.setdefault(f"2 threads, cards={m.group(1)}, merchantsPerCard={m.group(2)}", []).append(float(m.group(3)))
 if cpu:
     print()
     print("| ingest | recording thread CPU us/event (median of measured iterations) | process CPU us/event |")
@@ -54,6 +61,9 @@ if cpu:
     for remote, rows in cpu.items():
         rows = rows[2:] or rows  # the measured iterations follow the 2 warm-ups
         print(f"| {remote} | {statistics.median(r[0] for r in rows):.2f} | {statistics.median(r[1] for r in rows):.2f} |")
+    for name, rows in cpu2.items():
+        rows = rows[2:] or rows
+        print(f"| {name} | - | {statistics.median(rows):.2f} |")
 PY
 # machine_info's lines about the HTTP load tools and core pinning do not apply to these benchmarks
 { echo; grep -v -e '^go:' -e '^hey:' -e '^pinning:' -e '^serval-server jar:' "$RUN/machine.txt" | sed 's/^/    /'; } >> "$RUN/summary.md"

@@ -5,9 +5,12 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 import org.rocksdb.BlockBasedTableConfig;
 import org.rocksdb.BloomFilter;
@@ -37,6 +40,16 @@ import org.rocksdb.WriteOptions;
  * write-ahead log: without {@code sync} a write survives a process crash (the OS has it) but not a
  * power loss; with {@code sync} every commit waits for an fsync.
  *
+ * <p><b>Queued writes.</b> A record hands its batch over with {@link Batch#enqueue} while it holds its
+ * entities' locks, releases them, and then {@linkplain #awaitWritten waits} for it: batches are
+ * written in the order they were queued, each with its own {@code RocksDB.write} (so with the WAL,
+ * as durable as a direct commit), by whichever waiting caller finds no write in progress, taking
+ * everything queued so far. So the locks are not held across the RocksDB write: another record's
+ * state updates and encoding run while this one's batch is written, and two records of the same
+ * entity still reach L2 in the order they changed it. A write that fails fails every batch queued
+ * with or after it, and every later {@link Batch#enqueue} (the store must be reopened: RocksDB itself
+ * refuses writes after most write errors).
+ *
  * <p>Thread-safe (RocksDB is). Closing while another thread is inside a call is the caller's to
  * prevent: the store closes this only after its own calls have stopped.
  */
@@ -56,6 +69,15 @@ final class DiskTier implements AutoCloseable {
     private final ColumnFamilyHandle defaultFamily;
     private final ColumnFamilyHandle states;
     private final ColumnFamilyHandle outbox;
+
+    private final ReentrantLock queueLock = new ReentrantLock();
+    private final Condition written = queueLock.newCondition();
+    /** Batches queued and not yet taken by a writer, in ticket order; guarded by queueLock. */
+    private final ArrayDeque<WriteBatch> queue = new ArrayDeque<>();
+    private long lastTicket;
+    private long lastWritten;
+    private boolean writing;
+    private FeatureStoreException writeFailure;
 
     private DiskTier(Path directory, boolean sync) throws RocksDBException {
         this.directory = directory;
@@ -165,6 +187,26 @@ final class DiskTier implements AutoCloseable {
             }
         }
 
+        /**
+         * Queues this batch for writing, behind every batch queued before; returns its ticket for
+         * {@link #awaitWritten}. Close the batch only after that returned or threw.
+         *
+         * @throws FeatureStoreException when an earlier queued write failed
+         */
+        long enqueue() {
+            queueLock.lock();
+            try {
+                if (writeFailure != null) {
+                    throw new FeatureStoreException(writeFailure.getMessage(), writeFailure);
+                }
+                queue.add(batch);
+                return ++lastTicket;
+            } finally {
+                queueLock.unlock();
+            }
+        }
+
+        /** Writes this batch now; the caller holds the locks of its entities and has awaited their queued writes. */
         void commit() {
             try {
                 db.write(writeOptions, batch);
@@ -182,6 +224,56 @@ final class DiskTier implements AutoCloseable {
 
     Batch batch() {
         return new Batch();
+    }
+
+    /**
+     * Returns once the queued batch {@code ticket} (and every one before it) is written, writing the
+     * queue itself when no other caller is; at once for ticket 0.
+     *
+     * @throws FeatureStoreException when it, or one queued before it, failed
+     */
+    void awaitWritten(long ticket) {
+        queueLock.lock();
+        try {
+            while (lastWritten < ticket) {
+                if (writeFailure != null) {
+                    throw new FeatureStoreException(writeFailure.getMessage(), writeFailure);
+                }
+                if (writing) {
+                    written.awaitUninterruptibly();
+                    continue;
+                }
+                writing = true;
+                List<WriteBatch> taken = new ArrayList<>(queue);
+                queue.clear();
+                // the queue holds exactly the tickets after lastWritten, in order
+                FeatureStoreException failure = null;
+                int count = 0;
+                boolean done = false;
+                queueLock.unlock();
+                try {
+                    for (WriteBatch batch : taken) {
+                        db.write(writeOptions, batch);
+                        count++;
+                    }
+                    done = true;
+                } catch (RocksDBException e) {
+                    failure = failed("write", e);
+                } finally {
+                    queueLock.lock();
+                    writing = false;
+                    lastWritten += count;
+                    if (!done) {
+                        writeFailure = failure != null ? failure
+                                : new FeatureStoreException("L2 (RocksDB at " + directory + ") failed to write");
+                        queue.clear();
+                    }
+                    written.signalAll();
+                }
+            }
+        } finally {
+            queueLock.unlock();
+        }
     }
 
     /** An entity waiting for write-behind, with the sequence number of its mark. */

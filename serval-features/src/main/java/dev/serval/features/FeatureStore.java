@@ -29,7 +29,9 @@ public interface FeatureStore extends AutoCloseable {
      * it is down now, once it is back.
      *
      * <p>A batch is applied under its entities' locks, all or nothing; callers keep batches modest
-     * (hundreds to a few thousand events) so lookups of the same entities do not wait long.
+     * (hundreds to a few thousand events) so lookups of the same entities do not wait long. A lookup
+     * concurrent with this call may already see its events before the call returns (their durable
+     * write still in progress); one that starts after it returned always does.
      *
      * @throws FeatureStoreException when the durable tiers cannot record them (nothing of the batch is
      *                               then acknowledged): the local ones, or the remote one in a store

@@ -139,7 +139,7 @@ public final class TieredFeatureStore implements FeatureStore {
         try {
             int rows = entities.size();
             float[] values = new float[rows * Lookup.WIDTH];
-            Read read = new Read(entities, atMillis, values);
+            LookupRows read = new LookupRows(entities, atMillis, values);
             lookups.add(rows);
             for (int row = 0; row < rows; row++) {
                 readLocal(read, row);
@@ -161,47 +161,8 @@ public final class TieredFeatureStore implements FeatureStore {
         }
     }
 
-    /** One lookup's progress: the rows still to answer from L2 and from L3 (no boxing: rows are ints). */
-    private static final class Read {
-        final List<String> entities;
-        final long[] atMillis;
-        final float[] values;
-        int[] l2Rows;
-        int l2Count;
-        int[] l3Rows;
-        int l3Count;
-        boolean degraded;
-
-        Read(List<String> entities, long[] atMillis, float[] values) {
-            this.entities = entities;
-            this.atMillis = atMillis;
-            this.values = values;
-        }
-
-        void answer(int row, EntityState state) {
-            state.features(atMillis[row], values, row * Lookup.WIDTH);
-            if (state.unsyncedBase) {
-                degraded = true;
-            }
-        }
-
-        void toL2(int row) {
-            if (l2Rows == null) {
-                l2Rows = new int[atMillis.length];
-            }
-            l2Rows[l2Count++] = row;
-        }
-
-        void toL3(int row) {
-            if (l3Rows == null) {
-                l3Rows = new int[atMillis.length];
-            }
-            l3Rows[l3Count++] = row;
-        }
-    }
-
     /** L1, or the Bloom filter's "never seen"; otherwise hands the row down. */
-    private void readLocal(Read read, int row) {
+    private void readLocal(LookupRows read, int row) {
         String entity = read.entities.get(row);
         boolean neverSeen = false;
         if (memory != null) {
@@ -232,13 +193,14 @@ public final class TieredFeatureStore implements FeatureStore {
     }
 
     /** L2 for the rows L1 lacked, under their locks so a promotion cannot overwrite a newer L1 state. */
-    private void readDisk(Read read) {
+    private void readDisk(LookupRows read) {
         List<String> keys = new ArrayList<>(read.l2Count);
         for (int i = 0; i < read.l2Count; i++) {
             keys.add(read.entities.get(read.l2Rows[i]));
         }
         List<Lock> held = locks.lockAll(keys);
         try {
+            awaitQueued(keys);
             List<byte[]> found = disk.getAll(keys);
             for (int i = 0; i < keys.size(); i++) {
                 int row = read.l2Rows[i];
@@ -266,7 +228,7 @@ public final class TieredFeatureStore implements FeatureStore {
     }
 
     /** L3 for the rows no local tier had; promotes what it finds into L2 and L1. */
-    private void readRemote(Read read) {
+    private void readRemote(LookupRows read) {
         List<String> keys = new ArrayList<>(read.l3Count);
         for (int i = 0; i < read.l3Count; i++) {
             keys.add(read.entities.get(read.l3Rows[i]));
@@ -288,6 +250,9 @@ public final class TieredFeatureStore implements FeatureStore {
         List<Lock> held = locks.lockAll(keys);
         int promoted = 0;
         try (DiskTier.Batch promote = disk == null ? null : disk.batch()) {
+            if (disk != null) {
+                awaitQueued(keys);
+            }
             for (int i = 0; i < keys.size(); i++) {
                 int row = read.l3Rows[i];
                 String entity = keys.get(i);
@@ -317,7 +282,7 @@ public final class TieredFeatureStore implements FeatureStore {
         }
     }
 
-    private EntityState answerRemote(Read read, int row, String entity, byte[] value) {
+    private EntityState answerRemote(LookupRows read, int row, String entity, byte[] value) {
         if (value == null) {
             EntityState.defaults(read.values, row * Lookup.WIDTH);
             misses.increment();
@@ -355,7 +320,7 @@ public final class TieredFeatureStore implements FeatureStore {
             if (disk != null) {
                 recordLocally(events, states);
             } else {
-                recordThrough(events, states);
+                WriteThrough.record(locks, memory, remote, events, states);
             }
             eventsRecorded.add(events.size());
         } finally {
@@ -372,79 +337,126 @@ public final class TieredFeatureStore implements FeatureStore {
      * is (the same object, changed in place under its lock), so it is not put back; whether an entity
      * is already queued for write-behind is known from L1 ({@link EntityState#outbox}) and asked of
      * L2, in one multi-get, only for the entities L1 did not hold.
+     *
+     * <p>The batch is queued for L2 under the entities' locks and written after they are released
+     * ({@link DiskTier.Batch#enqueue}): recording threads do not wait for each other's RocksDB writes
+     * unless they need them (an entity read from L2 waits for its queued write first,
+     * {@link #awaitQueued}). The call returns only once its batch is in RocksDB (WAL included). A
+     * concurrent lookup may see the new state in L1 while the batch is still being written.
      */
     private void recordLocally(List<Event> events, Map<String, EntityState> states) {
         Map<String, byte[]> bases = remote == null ? Map.of() : prefetchBases(states.keySet());
-        List<Lock> held = locks.lockAll(states.keySet());
         int queued = 0;
-        List<String> notInL1 = memory == null ? List.of() : new ArrayList<>();
+        long ticket;
         try (DiskTier.Batch batch = disk.batch()) {
-            List<String> unknownOutbox = null;
-            for (Map.Entry<String, EntityState> entry : states.entrySet()) {
-                String entity = entry.getKey();
-                EntityState state = memory == null ? null : memory.get(entity);
-                if (state == null) {
-                    if (memory != null) {
+            List<Lock> held = locks.lockAll(states.keySet());
+            try {
+                List<String> notInL1 = new ArrayList<>();
+                List<String> inL2 = new ArrayList<>();
+                for (Map.Entry<String, EntityState> entry : states.entrySet()) {
+                    String entity = entry.getKey();
+                    EntityState state = memory == null ? null : memory.get(entity);
+                    if (state == null) {
                         notInL1.add(entity);
+                        if (memory != null && !memory.mightHaveSeen(entity)) {
+                            // never recorded nor promoted here, so neither in L2 nor queued for it
+                            state = startState(entity, bases);
+                            state.outbox = EntityState.OUTBOX_CLEAR;
+                        } else {
+                            inL2.add(entity);
+                        }
                     }
-                    byte[] stored = disk.get(entity);
-                    if (stored != null) {
-                        state = StateCodec.decode(stored, "entity '" + entity + "' in L2");
-                    } else {
-                        state = startState(entity, bases);
-                        state.outbox = EntityState.OUTBOX_CLEAR; // no state in L2, so no mark either
+                    entry.setValue(state);
+                }
+                List<String> unknownOutbox = null;
+                if (!inL2.isEmpty()) {
+                    awaitQueued(inL2);
+                    List<byte[]> stored = disk.getAll(inL2);
+                    for (int i = 0; i < inL2.size(); i++) {
+                        String entity = inL2.get(i);
+                        EntityState state;
+                        if (stored.get(i) != null) {
+                            state = StateCodec.decode(stored.get(i), "entity '" + entity + "' in L2");
+                        } else {
+                            state = startState(entity, bases);
+                            state.outbox = EntityState.OUTBOX_CLEAR; // no state in L2, so no mark either
+                        }
+                        states.put(entity, state);
                     }
                 }
-                if (remote != null && state.outbox == EntityState.OUTBOX_UNKNOWN) {
-                    if (unknownOutbox == null) {
-                        unknownOutbox = new ArrayList<>();
-                    }
-                    unknownOutbox.add(entity);
-                }
-                entry.setValue(state);
-            }
-            if (unknownOutbox != null) {
-                boolean[] marked = disk.areQueued(unknownOutbox);
-                for (int i = 0; i < marked.length; i++) {
-                    states.get(unknownOutbox.get(i)).outbox = marked[i] ? EntityState.OUTBOX_QUEUED : EntityState.OUTBOX_CLEAR;
-                }
-            }
-            for (Event event : events) {
-                states.get(event.entity()).add(event);
-            }
-            long mark = remote == null ? 0 : nextSequence();
-            // In key order (String order: RocksDB's bytewise order for ASCII keys, close enough
-            // otherwise): each memtable insert then searches near the last one, so its skip list
-            // path is in the CPU cache (about 10-15% less CPU per event, BENCHMARKS.md).
-            String[] sorted = states.keySet().toArray(new String[0]);
-            Arrays.sort(sorted);
-            for (String entity : sorted) {
-                batch.putState(entity, StateCodec.encode(states.get(entity)));
                 if (remote != null) {
-                    batch.queue(entity, mark);
-                }
-            }
-            batch.commit();
-            if (remote != null) {
-                for (EntityState state : states.values()) {
-                    if (state.outbox != EntityState.OUTBOX_QUEUED) {
-                        queued++;
-                        state.outbox = EntityState.OUTBOX_QUEUED;
+                    for (Map.Entry<String, EntityState> entry : states.entrySet()) {
+                        if (entry.getValue().outbox == EntityState.OUTBOX_UNKNOWN) {
+                            if (unknownOutbox == null) {
+                                unknownOutbox = new ArrayList<>();
+                            }
+                            unknownOutbox.add(entry.getKey());
+                        }
                     }
                 }
+                if (unknownOutbox != null) {
+                    awaitQueued(unknownOutbox);
+                    boolean[] marked = disk.areQueued(unknownOutbox);
+                    for (int i = 0; i < marked.length; i++) {
+                        states.get(unknownOutbox.get(i)).outbox = marked[i] ? EntityState.OUTBOX_QUEUED : EntityState.OUTBOX_CLEAR;
+                    }
+                }
+                for (Event event : events) {
+                    states.get(event.entity()).add(event);
+                }
+                long mark = remote == null ? 0 : nextSequence();
+                // In key order (String order: RocksDB's bytewise order for ASCII keys, close enough
+                // otherwise): each memtable insert then searches near the last one, so its skip list
+                // path is in the CPU cache (about 10-15% less CPU per event, BENCHMARKS.md).
+                String[] sorted = states.keySet().toArray(new String[0]);
+                Arrays.sort(sorted);
+                for (String entity : sorted) {
+                    batch.putState(entity, StateCodec.encode(states.get(entity)));
+                    if (remote != null) {
+                        batch.queue(entity, mark);
+                    }
+                }
+                ticket = batch.enqueue();
+                for (String entity : sorted) {
+                    locks.queuedUnder(entity, ticket);
+                }
+                if (remote != null) {
+                    for (EntityState state : states.values()) {
+                        if (state.outbox != EntityState.OUTBOX_QUEUED) {
+                            queued++;
+                            state.outbox = EntityState.OUTBOX_QUEUED;
+                        }
+                    }
+                }
+                if (memory != null) {
+                    for (String entity : notInL1) {
+                        memory.put(entity, states.get(entity));
+                    }
+                }
+            } catch (RuntimeException e) {
+                forget(states);
+                throw e;
+            } finally {
+                EntityLocks.unlockAll(held);
             }
-            for (String entity : notInL1) {
-                memory.put(entity, states.get(entity));
+            try {
+                disk.awaitWritten(ticket);
+            } catch (RuntimeException e) {
+                forget(states);
+                throw e;
             }
-        } catch (RuntimeException e) {
-            forget(states);
-            throw e;
-        } finally {
-            EntityLocks.unlockAll(held);
         }
         if (writeBehind != null && queued > 0) {
             writeBehind.queued(queued);
         }
+    }
+
+    /**
+     * Waits until every L2 write queued for {@code entities} is written, so an L2 read of them sees
+     * it; the caller holds their locks (so no newer one can be queued meanwhile).
+     */
+    private void awaitQueued(Iterable<String> entities) {
+        disk.awaitWritten(locks.lastQueued(entities));
     }
 
     /**
@@ -490,55 +502,6 @@ public final class TieredFeatureStore implements FeatureStore {
         }
         return base == null ? new EntityState()
                 : StateCodec.decode(base, "entity '" + entity + "' from " + remote.name());
-    }
-
-    /** Without L2: read the remote state, apply, write it back before returning. */
-    private void recordThrough(List<Event> events, Map<String, EntityState> states) {
-        List<Lock> held = locks.lockAll(states.keySet());
-        try {
-            List<String> unknown = new ArrayList<>();
-            for (Map.Entry<String, EntityState> entry : states.entrySet()) {
-                EntityState state = memory == null ? null : memory.get(entry.getKey());
-                if (state == null) {
-                    unknown.add(entry.getKey());
-                }
-                entry.setValue(state);
-            }
-            if (!unknown.isEmpty()) {
-                List<byte[]> found = remote.getAll(unknown);
-                if (found == null) {
-                    throw new FeatureStoreException("cannot record: the " + remote.name()
-                            + " tier (the only durable tier) could not be read");
-                }
-                for (int i = 0; i < unknown.size(); i++) {
-                    byte[] value = found.get(i);
-                    states.put(unknown.get(i), value == null ? new EntityState()
-                            : StateCodec.decode(value, "entity '" + unknown.get(i) + "' from " + remote.name()));
-                }
-            }
-            for (Event event : events) {
-                states.get(event.entity()).add(event);
-            }
-            Map<String, byte[]> entries = new LinkedHashMap<>();
-            for (Map.Entry<String, EntityState> entry : states.entrySet()) {
-                entries.put(entry.getKey(), StateCodec.encode(entry.getValue()));
-            }
-            try {
-                remote.putAll(entries);
-            } catch (RemoteTierException e) {
-                throw new FeatureStoreException("cannot record: " + e.getMessage(), e);
-            }
-            if (memory != null) {
-                for (Map.Entry<String, EntityState> entry : states.entrySet()) {
-                    memory.put(entry.getKey(), entry.getValue());
-                }
-            }
-        } catch (RuntimeException e) {
-            forget(states);
-            throw e;
-        } finally {
-            EntityLocks.unlockAll(held);
-        }
     }
 
     /** After a failed record: L1's states may hold its events, unacknowledged; the next read reloads them. */

@@ -144,6 +144,8 @@ final class WriteBehind implements AutoCloseable {
         List<String> cleared;
         List<Lock> held = locks.lockAll(entities);
         try {
+            // a record queued before we took the locks may carry a newer mark: let it land first
+            disk.awaitWritten(locks.lastQueued(entities));
             cleared = disk.clearOutbox(queued);
             if (memory != null) {
                 for (String entity : cleared) {
@@ -181,6 +183,7 @@ final class WriteBehind implements AutoCloseable {
         }
         List<Lock> held = locks.lockAll(unsynced);
         try (DiskTier.Batch write = disk.batch()) {
+            disk.awaitWritten(locks.lastQueued(unsynced));
             for (int i = 0; i < unsynced.size(); i++) {
                 String entity = unsynced.get(i);
                 byte[] current = disk.get(entity);

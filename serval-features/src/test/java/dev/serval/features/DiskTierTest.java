@@ -50,6 +50,30 @@ class DiskTierTest {
     }
 
     @Test
+    void queuedBatches_areWrittenInTicketOrderOnceAWaiterWritesThem() {
+        try (DiskTier disk = DiskTier.open(dir, false);
+             DiskTier.Batch first = disk.batch();
+             DiskTier.Batch second = disk.batch()) {
+            first.putState("card-1", state(1));
+            first.queue("card-1", 1);
+            second.putState("card-1", state(2));
+            second.queue("card-1", 2);
+            long ticket1 = first.enqueue();
+            long ticket2 = second.enqueue();
+            assertThat(ticket2).isGreaterThan(ticket1);
+            assertThat(disk.get("card-1")).as("queued, not written yet").isNull();
+
+            disk.awaitWritten(0); // nothing to wait for
+            assertThat(disk.get("card-1")).isNull();
+            disk.awaitWritten(ticket2); // writes both, the first first
+
+            assertThat(StateCodec.decode(disk.get("card-1"), "card-1").countTotal).isEqualTo(2);
+            assertThat(disk.queued(null, 10)).containsExactly(new DiskTier.Queued("card-1", 2));
+            disk.awaitWritten(ticket1); // already written
+        }
+    }
+
+    @Test
     void outbox_clearsOnlyMarksNotReplacedSinceTheyWereRead() {
         try (DiskTier disk = DiskTier.open(dir, false); DiskTier.Batch batch = disk.batch()) {
             batch.queue("a", 1);

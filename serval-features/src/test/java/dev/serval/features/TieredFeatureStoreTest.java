@@ -144,6 +144,41 @@ class TieredFeatureStoreTest {
     }
 
     @Test
+    void record_concurrentWritersOfTheSameEntitiesLeaveEveryAcknowledgedEventInL2() throws Exception {
+        int threads = 4;
+        int batches = 40;
+        try (TieredFeatureStore store = TieredFeatureStore.open(FeatureStoreConfig.builder()
+                .l1MaxEntities(5) // evictions: states are read back from L2 while other writes are queued
+                .l2Path(dir.resolve("l2")).build());
+             ExecutorService pool = Executors.newFixedThreadPool(threads)) {
+            List<Future<?>> done = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int thread = t;
+                done.add(pool.submit(() -> {
+                    for (int b = 0; b < batches; b++) {
+                        List<Event> batch = new ArrayList<>();
+                        for (int e = 0; e < 30; e++) {
+                            batch.add(new Event("card-" + ((b * 7 + e + thread) % 20), "m" + e, 1, T0 + b));
+                        }
+                        store.record(batch);
+                    }
+                }));
+            }
+            for (Future<?> future : done) {
+                future.get();
+            }
+        }
+
+        try (TieredFeatureStore store = open(false)) { // L2 alone, after a restart
+            float total = 0;
+            for (int c = 0; c < 20; c++) {
+                total += feature(store, "card-" + c, T0 + batches, Feature.COUNT_TOTAL);
+            }
+            assertThat(total).isEqualTo(threads * batches * 30f);
+        }
+    }
+
+    @Test
     void open_unwritableL2DirectoryFailsNamingIt() throws IOException {
         Path file = Files.writeString(dir.resolve("taken"), "a file, not a directory");
 
