@@ -221,9 +221,9 @@ scenario_hello() {
   if [ "$SMOKE" = 0 ]; then
     if start_flask; then flask=1; else skip $s flask-gunicorn-constant "Flask + gunicorn missing and not installable here (apt-get install python3-flask gunicorn)"; fi
     if [ -f "$iris_pt" ]; then
-      if start_fastapi "iris=$iris_pt:probabilities"; then py=1; else skip $s python-fastapi "the FastAPI peer did not start (python3-fastapi python3-uvicorn python3-torch)"; fi
+      if start_fastapi "iris=$iris_pt:logits,probabilities"; then py=1; else skip $s python-fastapi "the FastAPI peer did not start (python3-fastapi python3-uvicorn python3-torch)"; fi
     else
-      skip $s python-fastapi "no TorchScript export of the iris model ($iris_pt): export_models.py exports TorchScript only for the --bench models"
+      skip $s python-fastapi "no TorchScript export of the iris model ($iris_pt): make it with /usr/bin/python3 examples/python/export_models.py --bench"
     fi
   fi
   for round in $(seq "$ROUNDS"); do

@@ -333,13 +333,30 @@ def iris_reference_inputs(x):
     return [("one flower", one), ("three flowers", three), ("eight flowers", eight)]
 
 
-def build_iris(repo, reference):
+def train_iris():
+    """The iris MLP, trained from a fixed seed: the same weights every run (make_deterministic)."""
     x, y = load_iris_arrays()
     seed_everything(42)
     model = IrisMLP(x)
     accuracy = train_full_batch(model, x, y, epochs=500, lr=0.01)
     print(f"iris: training accuracy {accuracy:.4f} on {len(x)} flowers")
     assert accuracy >= 0.95, "iris MLP did not reach 95 % training accuracy"
+    return model, x, accuracy
+
+
+def build_iris_torchscript(bench_dir):
+    """The iris MLP as TorchScript for the benchmark suite's Python peer (the hello scenario)."""
+    model, x, _ = train_iris()
+    model.eval()
+    ts_path = bench_dir / "torchscript" / "iris.pt"
+    ts_path.parent.mkdir(parents=True, exist_ok=True)
+    with torch.no_grad():
+        torch.jit.trace(model, torch.from_numpy(x[:2])).save(str(ts_path))
+    print(f"  {ts_path}  ({ts_path.stat().st_size:,} bytes; the weights of examples/repository/iris)")
+
+
+def build_iris(repo, reference):
+    model, x, accuracy = train_iris()
 
     export_torch(model, torch.from_numpy(x[:2]), repo / "iris" / "1" / "model.onnx",
                  input_names=["input"], output_names=["logits", "probabilities"],
@@ -1071,6 +1088,7 @@ def main(argv=None):
     if args.bench or args.bench_only:
         bench_dir = (args.bench or EXAMPLES_DIR / "bench-models").resolve()
         print(f"\n== benchmark models in {bench_dir} ==")
+        build_iris_torchscript(bench_dir)
         for name in args.bench_only or BENCH_NAMES:
             build_bench(name, bench_dir)
 
