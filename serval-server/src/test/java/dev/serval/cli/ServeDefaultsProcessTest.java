@@ -3,22 +3,16 @@ package dev.serval.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.serval.testing.Examples;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.CountDownLatch;
+import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -32,17 +26,15 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
 class ServeDefaultsProcessTest {
-    private static final Pattern LISTENING = Pattern.compile("on http://127\\.0\\.0\\.1:(\\d+)");
-
     @TempDir
     Path home;
 
-    private Process process;
+    private ServeProcess serve;
 
     @AfterEach
     void kill() throws InterruptedException {
-        if (process != null && process.isAlive()) {
-            process.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+        if (serve != null) {
+            serve.close();
         }
     }
 
@@ -50,38 +42,16 @@ class ServeDefaultsProcessTest {
     void defaultServe_isReadyWithEveryBundledModel_fraudScoresRecordedEvents_andStopsServerThenStore() throws Exception {
         // A Serval home as ./serval sets it: the bundled examples beside the data directory.
         Files.createSymbolicLink(home.resolve("examples"), Examples.repository().getParent().toAbsolutePath());
-        String javaBin = ProcessHandle.current().info().command().orElse("java");
-        process = new ProcessBuilder(javaBin, "-XX:+UseZGC", "-Xmx256m", "--enable-native-access=ALL-UNNAMED",
-                "-Dlogback.configurationFile=logback.xml", "-Dserval.home=" + home,
-                "-cp", System.getProperty("java.class.path"), ServalCommand.class.getName(), "serve",
-                "--http-port", "0", "--grpc-port", "-1", "--threads", "1")
-                .redirectErrorStream(true)
-                .start();
-        StringBuffer output = new StringBuffer();
-        CountDownLatch listening = new CountDownLatch(1);
-        AtomicInteger port = new AtomicInteger();
-        Thread reader = Thread.ofVirtual().start(() -> {
-            try (BufferedReader lines = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                for (String line; (line = lines.readLine()) != null; ) {
-                    output.append(line).append('\n');
-                    Matcher matcher = LISTENING.matcher(line);
-                    if (port.get() == 0 && matcher.find()) {
-                        port.set(Integer.parseInt(matcher.group(1)));
-                        listening.countDown();
-                    }
-                }
-            } catch (IOException e) {
-                // the process ended
-            }
-        });
-        assertThat(listening.await(120, TimeUnit.SECONDS)).as("the server started: %s", output).isTrue();
+        serve = ServeProcess.start(List.of("serval.home=" + home),
+                List.of("--http-port", "0", "--grpc-port", "-1", "--threads", "1"), Duration.ofSeconds(120));
+        Process process = serve.process();
         HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
-        String base = "http://127.0.0.1:" + port.get();
+        String base = "http://127.0.0.1:" + serve.port();
 
         // The server logs its start once every model has loaded or failed: ready now, with strict readiness.
-        assertThat(get(client, base + "/v2/health/ready").statusCode()).as(output.toString()).isEqualTo(200);
+        assertThat(get(client, base + "/v2/health/ready").statusCode()).as(serve.output()).isEqualTo(200);
         assertThat(get(client, base + "/v2/models/fraud/ready").statusCode()).isEqualTo(200);
-        assertThat(output.toString()).contains("feature store: L1 memory (50000 entities) + L2 RocksDB "
+        assertThat(serve.output()).contains("feature store: L1 memory (50000 entities) + L2 RocksDB "
                 + home.resolve("serval-data/features")).doesNotContain("some models failed to load");
 
         long now = System.currentTimeMillis();
@@ -101,10 +71,9 @@ class ServeDefaultsProcessTest {
                 .doesNotContain("serval_feature_breaker_state"); // no L3
 
         assertThat(process.toHandle().destroy()).isTrue(); // SIGTERM
-        assertThat(process.waitFor(90, TimeUnit.SECONDS)).as("the process exits by itself: %s", output).isTrue();
-        reader.join(Duration.ofSeconds(60));
+        assertThat(serve.awaitExit(Duration.ofSeconds(90))).as("the process exits by itself: %s", serve.output()).isTrue();
         assertThat(process.exitValue()).isEqualTo(143);
-        String log = output.toString();
+        String log = serve.output();
         assertThat(log).contains("Serval stopped").contains("feature store closed");
         assertThat(log.indexOf("feature store closed")).as("the store closes after the server").isGreaterThan(log.indexOf("Serval stopped"));
         assertThat(home.resolve("serval-data/features/CURRENT")).as("RocksDB's files").exists();

@@ -4,10 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.serval.testing.Examples;
 import dev.serval.transport.RequestGate;
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.net.URI;
@@ -25,8 +23,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -46,19 +42,18 @@ import org.slf4j.LoggerFactory;
 @Timeout(value = 3, unit = TimeUnit.MINUTES)
 class ServeProcessTest {
     private static final Logger log = LoggerFactory.getLogger(ServeProcessTest.class);
-    private static final Pattern LISTENING = Pattern.compile("on http://127\\.0\\.0\\.1:(\\d+)");
     private static final String BODY = """
             {"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP32", "data": [5.1, 3.5, 1.4, 0.2]}]}""";
 
-    private Process process;
+    private ServeProcess serve;
 
     @TempDir
     Path features;
 
     @AfterEach
     void kill() throws InterruptedException {
-        if (process != null && process.isAlive()) {
-            process.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+        if (serve != null) {
+            serve.close();
         }
     }
 
@@ -114,35 +109,13 @@ class ServeProcessTest {
 
     @Test
     void sigterm_underLoad_answersEveryAcceptedRequest_refusesTheRest_andExits() throws Exception {
-        String javaBin = ProcessHandle.current().info().command().orElse("java");
-        process = new ProcessBuilder(javaBin, "-XX:+UseZGC", "-Xmx256m", "--enable-native-access=ALL-UNNAMED",
-                // The server's own logging (to standard output), not the tests' file.
-                "-Dlogback.configurationFile=logback.xml",
-                "-cp", System.getProperty("java.class.path"), ServalCommand.class.getName(), "serve",
-                "--model-repository", Examples.repository().toString(), "--http-port", "0", "--grpc-port", "-1",
-                "--threads", "1", "--shutdown-timeout-secs", "60", "--features-dir", features.toString())
-                .redirectErrorStream(true)
-                .start();
-        StringBuffer output = new StringBuffer();
-        CountDownLatch listening = new CountDownLatch(1);
-        AtomicInteger port = new AtomicInteger();
-        Thread reader = Thread.ofVirtual().start(() -> {
-            try (BufferedReader lines = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                for (String line; (line = lines.readLine()) != null; ) {
-                    output.append(line).append('\n');
-                    Matcher matcher = LISTENING.matcher(line);
-                    if (port.get() == 0 && matcher.find()) {
-                        port.set(Integer.parseInt(matcher.group(1)));
-                        listening.countDown();
-                    }
-                }
-            } catch (IOException e) {
-                // the process ended
-            }
-        });
-        assertThat(listening.await(90, TimeUnit.SECONDS)).as("the server started: %s", output).isTrue();
-        URI infer = URI.create("http://127.0.0.1:" + port.get() + "/v2/models/iris/infer");
-        URI ready = URI.create("http://127.0.0.1:" + port.get() + "/v2/health/ready");
+        serve = ServeProcess.start(List.of(), List.of("--model-repository", Examples.repository().toString(),
+                "--http-port", "0", "--grpc-port", "-1", "--threads", "1", "--shutdown-timeout-secs", "60",
+                "--features-dir", features.toString()), Duration.ofSeconds(90));
+        Process process = serve.process();
+        int port = serve.port();
+        URI infer = URI.create("http://127.0.0.1:" + port + "/v2/models/iris/infer");
+        URI ready = URI.create("http://127.0.0.1:" + port + "/v2/health/ready");
         HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
 
         // Load: clients posting back to back until the port closes. Outcomes by kind.
@@ -183,7 +156,7 @@ class ServeProcessTest {
         assertThat(loaded.await(60, TimeUnit.SECONDS)).as("the load is running").isTrue();
         List<HeldRequest> held = new ArrayList<>();
         for (int i = 0; i < 3; i++) {
-            held.add(HeldRequest.open(port.get()));
+            held.add(HeldRequest.open(port));
         }
 
         long signalledAt = System.nanoTime();
@@ -210,9 +183,8 @@ class ServeProcessTest {
             String response = request.finish();
             assertThat(response).startsWith("HTTP/1.1 200").contains("\"probabilities\"");
         }
-        assertThat(process.waitFor(90, TimeUnit.SECONDS)).as("the process exits by itself: %s", output).isTrue();
+        assertThat(serve.awaitExit(Duration.ofSeconds(90))).as("the process exits by itself: %s", serve.output()).isTrue();
         long exitMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - signalledAt);
-        reader.join(Duration.ofSeconds(60)); // the output to its end
         for (Thread thread : clients) {
             thread.join(Duration.ofSeconds(60));
         }
@@ -222,7 +194,7 @@ class ServeProcessTest {
         assertThat(process.exitValue()).as("the JVM's status for SIGTERM").isEqualTo(143);
         assertThat(unexpected).isEmpty();
         assertThat(outcomes.get("200").get()).isGreaterThan(0);
-        assertThat(output.toString())
+        assertThat(serve.output())
                 .contains("shutting down: readiness is false")
                 .contains("every request admitted before the shutdown was answered")
                 .contains("Serval stopped");
