@@ -42,6 +42,7 @@ import java.util.List;
 import java.util.OptionalLong;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
@@ -238,8 +239,10 @@ final class InferenceService implements GRPCInferenceServiceGrpc.AsyncService {
                                                   ModelScheduler.Arrival arrival) {
         Context context = Context.current();
         Thread handler = Thread.currentThread();
+        AtomicBoolean clientCancelled = new AtomicBoolean();
         Context.CancellationListener onCancel = cancelled -> {
             if (!(cancelled.cancellationCause() instanceof TimeoutException)) {
+                clientCancelled.set(true);
                 handler.interrupt();
             }
         };
@@ -247,7 +250,7 @@ final class InferenceService implements GRPCInferenceServiceGrpc.AsyncService {
         try {
             return model.infer(request, arrival);
         } catch (ServalException e) {
-            if (context.isCancelled() && !(context.cancellationCause() instanceof TimeoutException)) {
+            if (clientCancelled.get()) {
                 metrics.cancelled(model.name(), ServalMetrics.CLIENT_CANCELLED);
             }
             throw e;
