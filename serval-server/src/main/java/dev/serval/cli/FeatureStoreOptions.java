@@ -74,7 +74,7 @@ final class FeatureStoreOptions {
     String postgresPassword;
 
     @Option(names = "--features-l1-size", paramLabel = "N", defaultValue = "50000",
-            description = "Most entities L1 keeps in memory (about 1.1 KB each). Default: ${DEFAULT-VALUE}.")
+            description = "Most entities L1 keeps in memory (about 1.4 KB each, up to about 2.5 KB with 64 counterparties). Default: ${DEFAULT-VALUE}.")
     long l1Size;
 
     @Option(names = "--features-read-timeout-ms", paramLabel = "MS", defaultValue = "20",
