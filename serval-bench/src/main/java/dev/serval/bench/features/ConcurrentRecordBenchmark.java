@@ -134,13 +134,6 @@ public class ConcurrentRecordBenchmark {
 
     @TearDown(Level.Trial)
     public void close() throws Exception {
-        if (store != null) {
-            System.out.println();
-            System.out.println("# store after the trial: " + store.stats());
-            store.close();
-        }
-        if (dir != null) {
-            LocalRedis.delete(dir);
-        }
+        Trials.end(store, null, dir);
     }
 }

@@ -100,16 +100,6 @@ public class LookupBenchmark {
 
     @TearDown(Level.Trial)
     public void close() throws Exception {
-        if (store != null) {
-            System.out.println();
-            System.out.println("# store after the trial: " + store.stats());
-            store.close();
-        }
-        if (redis != null) {
-            redis.close();
-        }
-        if (dir != null) {
-            LocalRedis.delete(dir);
-        }
+        Trials.end(store, redis, dir);
     }
 }

@@ -144,16 +144,6 @@ public class RecordBenchmark {
 
     @TearDown(Level.Trial)
     public void close() throws Exception {
-        if (store != null) {
-            System.out.println();
-            System.out.println("# store after the trial: " + store.stats());
-            store.close();
-        }
-        if (redis != null) {
-            redis.close();
-        }
-        if (dir != null) {
-            LocalRedis.delete(dir);
-        }
+        Trials.end(store, redis, dir);
     }
 }
