@@ -1,6 +1,7 @@
 package dev.serval.features;
 
 import dev.serval.features.remote.PostgresTier;
+import dev.serval.features.testing.LoopbackServer;
 import dev.serval.features.testing.PostgresServer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -35,22 +36,7 @@ class PostgresCompositionTest extends RealTierComposition {
     }
 
     @Override
-    void killServer() {
-        postgres.kill();
-    }
-
-    @Override
-    void startServer() {
-        postgres.start();
-    }
-
-    @Override
-    void pauseServer() {
-        postgres.pause();
-    }
-
-    @Override
-    void resumeServer() {
-        postgres.resume();
+    LoopbackServer server() {
+        return postgres;
     }
 }

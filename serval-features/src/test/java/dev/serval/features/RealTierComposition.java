@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import dev.serval.features.FeatureStoreStats.BreakerState;
+import dev.serval.features.testing.LoopbackServer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -50,14 +51,8 @@ abstract class RealTierComposition {
     /** A new client of the server for {@code namespace} (the store takes ownership of it). */
     abstract RemoteTier newTier(String namespace);
 
-    abstract void killServer();
-
-    /** Starts the server again on the same port and data, waiting until it answers. */
-    abstract void startServer();
-
-    abstract void pauseServer();
-
-    abstract void resumeServer();
+    /** The L3's server, which the fault tests kill, restart, pause and resume. */
+    abstract LoopbackServer server();
 
     /**
      * L1 + L2 (in {@code l2}) + the real L3; the breaker opens after 2 failures in a row, for 30 fake
@@ -159,7 +154,7 @@ abstract class RealTierComposition {
             assertThat(store.stats().l1Hits()).as("promoted into L1").isEqualTo(1);
         }
 
-        killServer();
+        server().kill();
         try (TieredFeatureStore store = TieredFeatureStore.open(composed("a").build())) {
             Lookup lookup = store.lookup(List.of("card-9"), new long[] {T0});
 
@@ -168,7 +163,7 @@ abstract class RealTierComposition {
             assertThat(store.stats().l2Hits()).isEqualTo(1);
             assertThat(store.stats().remoteFailures()).isZero();
         } finally {
-            startServer();
+            server().start();
         }
     }
 
@@ -176,7 +171,7 @@ abstract class RealTierComposition {
     void writeBehind_survivesAStoreRestart_andDrainsEveryEventOnceL3IsBack() {
         List<String> cards = cards(30);
         long recorded = 0;
-        killServer();
+        server().kill();
         try {
             try (TieredFeatureStore store = TieredFeatureStore.open(composed("a").build())) {
                 for (int batch = 0; batch < 20; batch++) {
@@ -191,7 +186,7 @@ abstract class RealTierComposition {
                 assertThat(store.stats().drained()).isZero();
             }
         } finally {
-            startServer();
+            server().start();
         }
         assertThat(eventsInL3(cards)).as("nothing reached L3 while it was down").isZero();
 
@@ -241,7 +236,7 @@ abstract class RealTierComposition {
             eventually("load before the kill", () -> acknowledged.get() >= 3_000);
             eventually("some written behind", () -> store.stats().drained() > 0);
 
-            killServer();
+            server().kill();
             try {
                 eventually("the breaker opened", () -> store.stats().breaker() == BreakerState.OPEN);
                 long atOpen = acknowledged.get();
@@ -250,7 +245,7 @@ abstract class RealTierComposition {
                         && degraded.get() > degradedAtOpen + 100);
                 assertThat(store.stats().outboxBacklog()).as("marks wait in L2").isPositive();
             } finally {
-                startServer();
+                server().start();
             }
             awaitRecovery(store);
             long atRecovery = acknowledged.get();
@@ -283,7 +278,7 @@ abstract class RealTierComposition {
             });
             long failuresBefore = store.stats().remoteFailures();
 
-            pauseServer();
+            server().pause();
             try {
                 for (int i = 0; i < 2; i++) {
                     String stranger = "stranger-" + i;
@@ -302,7 +297,7 @@ abstract class RealTierComposition {
                 assertThat(store.stats().remoteFailures() - failuresBefore).as("skipped, not asked").isEqualTo(2);
                 store.record(List.of(new Event("card-2", "shop", 7, T0)));
             } finally {
-                resumeServer();
+                server().resume();
             }
 
             awaitRecovery(store);

@@ -1,6 +1,7 @@
 package dev.serval.features;
 
 import dev.serval.features.remote.RedisTier;
+import dev.serval.features.testing.LoopbackServer;
 import dev.serval.features.testing.RedisServer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -35,22 +36,7 @@ class RedisCompositionTest extends RealTierComposition {
     }
 
     @Override
-    void killServer() {
-        redis.kill();
-    }
-
-    @Override
-    void startServer() {
-        redis.start();
-    }
-
-    @Override
-    void pauseServer() {
-        redis.pause();
-    }
-
-    @Override
-    void resumeServer() {
-        redis.resume();
+    LoopbackServer server() {
+        return redis;
     }
 }

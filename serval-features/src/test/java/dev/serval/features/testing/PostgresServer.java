@@ -34,7 +34,7 @@ import java.util.stream.Stream;
  * at a server that is not up yet. Not thread-safe: one test drives it; {@link #close()} it (try
  * with resources or an after-all method) and the server stops and its directory is deleted.
  */
-public final class PostgresServer implements AutoCloseable {
+public final class PostgresServer implements LoopbackServer {
     private static final String OS_USER = "postgres";
 
     private final int port;
@@ -77,6 +77,7 @@ public final class PostgresServer implements AutoCloseable {
      *
      * @throws IllegalStateException if it is already running, exits, or does not answer within a minute
      */
+    @Override
     public PostgresServer start() {
         if (!Files.exists(data)) {
             initdb();
@@ -95,6 +96,7 @@ public final class PostgresServer implements AutoCloseable {
         return "jdbc:postgresql://127.0.0.1:" + port + "/postgres?user=postgres";
     }
 
+    @Override
     public boolean isRunning() {
         return process.isRunning();
     }
@@ -113,6 +115,7 @@ public final class PostgresServer implements AutoCloseable {
      * SIGKILL to the postmaster and every backend, as a crash; committed data comes back on
      * {@link #start()} after crash recovery.
      */
+    @Override
     public void kill() {
         process.kill();
     }
@@ -121,10 +124,12 @@ public final class PostgresServer implements AutoCloseable {
      * SIGSTOP to the postmaster and every backend: connections stay open and queries go unanswered
      * until {@link #resume()}; new connections are accepted by the kernel and then hang.
      */
+    @Override
     public void pause() {
         process.pause();
     }
 
+    @Override
     public void resume() {
         process.resume();
     }

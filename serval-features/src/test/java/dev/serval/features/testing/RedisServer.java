@@ -24,7 +24,7 @@ import java.util.List;
  * at a server that is not up yet. Not thread-safe: one test drives it; {@link #close()} it (try
  * with resources or an after-all method) and the server stops and its directory is deleted.
  */
-public final class RedisServer implements AutoCloseable {
+public final class RedisServer implements LoopbackServer {
     private final int port;
     private final Path dir;
     private final ServerProcess process;
@@ -54,6 +54,7 @@ public final class RedisServer implements AutoCloseable {
      *
      * @throws IllegalStateException if it is already running, exits, or does not answer within a minute
      */
+    @Override
     public RedisServer start() {
         process.start(this::answersPing);
         return this;
@@ -69,6 +70,7 @@ public final class RedisServer implements AutoCloseable {
         return "redis://127.0.0.1:" + port + "/0";
     }
 
+    @Override
     public boolean isRunning() {
         return process.isRunning();
     }
@@ -84,15 +86,18 @@ public final class RedisServer implements AutoCloseable {
     }
 
     /** SIGKILL, as a crash; writes Redis acknowledged are in its append-only file and come back on {@link #start()}. */
+    @Override
     public void kill() {
         process.kill();
     }
 
     /** SIGSTOP: connections stay open and commands go unanswered until {@link #resume()}. */
+    @Override
     public void pause() {
         process.pause();
     }
 
+    @Override
     public void resume() {
         process.resume();
     }
