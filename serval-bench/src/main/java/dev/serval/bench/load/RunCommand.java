@@ -189,11 +189,11 @@ public final class RunCommand implements Callable<Integer> {
             } else if (bytes != null) {
                 type = "application/octet-stream";
             }
-            byte[] request = RequestTemplate.build(m, target, all, type, bytes);
             byte[][] rotation = new byte[lines.size()][];
             for (int i = 0; i < rotation.length; i++) {
                 rotation[i] = RequestTemplate.build(m, target, all, type, lines.get(i));
             }
+            byte[] request = rotation.length > 0 ? rotation[0] : RequestTemplate.build(m, target, all, type, bytes);
             plan = new Plan(target, request, m.equals("HEAD"), clients, rate == null ? 0 : rate, warmupSeconds,
                     seconds == null ? 0 : seconds, requests == null ? 0 : requests, timeoutSeconds, 10, maxSeconds, false,
                     rotation);
