@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Diagnostic: what Serval's hand-off from request (virtual) threads to a model's platform thread
 # costs per inference, without HTTP: dev.serval.bench.HandoffCost runs the iris model from 10
-# virtual threads, inline or through Serval's ModelExecutor, alternating, pinned to core 0 (so the
+# virtual threads, inline, through Serval's ModelScheduler with its inline runs off (executor) and
+# on (scheduler-inline), alternating, pinned to core 0 (so the
 # JVM, like the pinned server, has one CPU and one carrier thread).
 #
 #   bench/handoff-cost.sh [--rounds N] [--seconds S] [--clients C]
@@ -21,11 +22,11 @@ taskset -c "$SERVER_CORE" "$JAVA_HOME/bin/java" "${LIMIT_FLAGS[@]}" -cp "$BENCH_
 field() { grep "\"mode\":\"$1\"" "$RUN/rounds.jsonl" | sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p"; }
 cell() { local m lo hi; read -r m lo hi < <(stats "$@"); printf '%s (%s - %s)' "$m" "$lo" "$hi"; }
 {
-  echo "### iris from 10 virtual threads on one core: inline vs through ModelExecutor (median, min - max)"
+  echo "### iris from 10 virtual threads on one core: inline vs through ModelScheduler (median, min - max)"
   echo
   echo "| mode | runs/s | process CPU us/run | context switches/run |"
   echo "|---|---|---|---|"
-  for mode in inline executor; do
+  for mode in inline executor scheduler-inline; do
     echo "| $mode | $(cell $(field $mode runs_per_s)) | $(cell $(field $mode cpu_us_per_run)) | $(cell $(field $mode context_switches_per_run)) |"
   done
   echo

@@ -38,9 +38,11 @@ import picocli.CommandLine.Option;
 
 /**
  * What Serval's hand-off from request threads to a model's own platform thread costs, with no
- * HTTP in the way: C virtual threads run a small model in a closed loop either by submitting each
- * run to a {@link ModelScheduler} (batching off) and joining it (Serval's path) or by calling ORT themselves
- * (inline; the carrier is pinned for the length of the run).
+ * HTTP in the way: C virtual threads run a small model in a closed loop by calling ORT themselves
+ * (inline; the carrier is pinned for the length of the run), or by submitting each run to a
+ * {@link ModelScheduler} (batching off) and joining it, with its inline runs off (every run handed to
+ * the instance thread) or on (Serval's default: a short run finding the instance free runs in the
+ * submitting thread).
  *
  * <p>Design note: this isolates a cost the iris benchmark cannot separate from Helidon and JSON.
  * Run it pinned to one core ({@code taskset -c 0}) to match a server pinned there: the JVM then
@@ -98,21 +100,32 @@ public final class HandoffCost implements Callable<Integer> {
                         }
                     };
                     ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1);
-                    try (ModelScheduler executor = new ModelScheduler("handoff", new RunnableSession(run),
-                            new SchedulerSettings(1, 0, 0, List.of(), 1024, 1, false, 1), Ticker.SYSTEM,
-                            ServalThreads.platform("handoff-model"), timer, SchedulerMetrics.NONE)) {
+                    try (ModelScheduler executor = scheduler(run, timer, 0);
+                         ModelScheduler inlining = scheduler(run, timer, SchedulerSettings.DEFAULT_INLINE_RUN_LIMIT_NANOS)) {
                         timer.shutdown(); // no deadlines here: the timer is never used
                         round("warmup-inline", run, null, 2);
                         round("warmup-executor", run, executor, 2);
+                        round("warmup-scheduler-inline", run, inlining, 2);
                         for (int r = 1; r <= rounds; r++) {
                             System.out.println(round("inline", run, null, seconds));
                             System.out.println(round("executor", run, executor, seconds));
+                            System.out.println(round("scheduler-inline", run, inlining, seconds));
                         }
                     }
                 }
             }
         }
         return 0;
+    }
+
+    /**
+     * One instance, no batching; with {@code inlineLimitNanos} 0 every run is handed to the instance
+     * thread, otherwise the scheduler runs it in the submitting thread whenever the instance is free.
+     */
+    private static ModelScheduler scheduler(Runnable run, ScheduledThreadPoolExecutor timer, long inlineLimitNanos) {
+        return new ModelScheduler("handoff", new RunnableSession(run),
+                new SchedulerSettings(1, 0, 0, List.of(), 1024, 1, false, 1, inlineLimitNanos), Ticker.SYSTEM,
+                ServalThreads.platform("handoff-model"), timer, SchedulerMetrics.NONE);
     }
 
     /** A session whose run is the given runnable: the scheduler's hand-off around a real ORT call. */

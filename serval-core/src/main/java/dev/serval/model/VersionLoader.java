@@ -29,6 +29,13 @@ import org.slf4j.LoggerFactory;
  */
 final class VersionLoader {
     private static final Logger log = LoggerFactory.getLogger(ModelRegistry.class);
+    /**
+     * {@link SchedulerSettings#inlineRunLimitNanos()} for every model: a tuning knob, not a model
+     * setting, so a system property ({@code -Dserval.scheduler.inline_run_limit_us=0} turns inline
+     * runs off, e.g. to measure what they save).
+     */
+    private static final long INLINE_RUN_LIMIT_NANOS = TimeUnit.MICROSECONDS.toNanos(Long.getLong(
+            "serval.scheduler.inline_run_limit_us", TimeUnit.NANOSECONDS.toMicros(SchedulerSettings.DEFAULT_INLINE_RUN_LIMIT_NANOS)));
 
     private final ModelRepository repository;
     private final ModelRuntime runtime;
@@ -108,7 +115,8 @@ final class VersionLoader {
         ModelConfig.DynamicBatching batching = config.dynamicBatching();
         SchedulerSettings schedule = new SchedulerSettings(instances, maxBatchSize,
                 TimeUnit.MICROSECONDS.toNanos(batching.maxQueueDelayMicros()), batching.preferredBatchSizes(),
-                batching.maxQueueSize(), batching.priorityLevels(), batching.adaptiveBatchSize(), threads);
+                batching.maxQueueSize(), batching.priorityLevels(), batching.adaptiveBatchSize(), threads,
+                INLINE_RUN_LIMIT_NANOS);
         ModelScheduler[] scheduler = new ModelScheduler[1];
         ModelMetrics modelMetrics = metrics.forModel(name, String.valueOf(number),
                 () -> scheduler[0].queueDepth(), () -> scheduler[0].batchCeiling());

@@ -23,6 +23,11 @@ import java.util.concurrent.locks.ReentrantLock;
  * queued): then waiting could only add latency. Requests whose deadline passed, or whose caller
  * gave up, are dropped here and never reach the model.
  *
+ * <p>The queue also counts the runs in progress against the model's instances ({@code slots}):
+ * an instance takes a batch only while a slot is free, and a request may claim a free slot to run
+ * in its own thread instead of being queued ({@link #claim}), which is only allowed while nothing
+ * waits, so that no request overtakes a queued one.
+ *
  * <p>Thread-safe.
  */
 final class JobQueue {
@@ -30,15 +35,19 @@ final class JobQueue {
     private final Condition changed = lock.newCondition();
     private final ArrayDeque<Job>[] levels;
     private final int capacity;
+    private final int slots;
     private final String model;
     private int size;
     private int arriving;
+    private int running;
     private boolean closed;
 
+    /** @param slots runs that may be in progress at once: the model's instances */
     @SuppressWarnings("unchecked")
-    JobQueue(String model, int capacity, int priorityLevels) {
+    JobQueue(String model, int capacity, int priorityLevels, int slots) {
         this.model = model;
         this.capacity = capacity;
+        this.slots = slots;
         this.levels = new ArrayDeque[priorityLevels];
         for (int i = 0; i < priorityLevels; i++) {
             levels[i] = new ArrayDeque<>();
@@ -92,6 +101,21 @@ final class JobQueue {
      * @throws ServalException RESOURCE_EXHAUSTED when full, UNAVAILABLE once closed
      */
     void offer(Job job, boolean arrived) {
+        enqueue(job, arrived, false);
+    }
+
+    /**
+     * Takes a free run slot for {@code job} if nothing is queued, else queues it like
+     * {@link #offer}. A caller that got true runs the job itself and then calls {@link #done()}.
+     *
+     * @return true when the job holds a slot and was not queued
+     * @throws ServalException RESOURCE_EXHAUSTED when full, UNAVAILABLE once closed
+     */
+    boolean claim(Job job, boolean arrived) {
+        return enqueue(job, arrived, true);
+    }
+
+    private boolean enqueue(Job job, boolean arrived, boolean mayClaim) {
         lock.lock();
         try {
             if (arrived && --arriving == 0) {
@@ -101,12 +125,30 @@ final class JobQueue {
             if (closed) {
                 throw ServalException.unavailable("model '%s' is shutting down", model);
             }
+            if (mayClaim && size == 0 && running < slots) {
+                running++;
+                return true;
+            }
             if (size >= capacity) {
                 throw full();
             }
             levels[job.level].addLast(job);
             size++;
             changed.signal();
+            return false;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** A run that held a slot (from {@link #takeBatch} or {@link #claim}) ended. */
+    void done() {
+        lock.lock();
+        try {
+            running--;
+            if (size > 0) {
+                changed.signal();
+            }
         } finally {
             lock.unlock();
         }
@@ -139,7 +181,8 @@ final class JobQueue {
     }
 
     /**
-     * Blocks until there is something to run and returns it: one job, or several that share a run.
+     * Blocks until there is something to run and a run slot is free, and returns it: one job, or
+     * several that share a run. The caller holds a slot until it calls {@link #done()}.
      *
      * @param maxRows the most rows to gather now (the model's {@link BatchCeiling}); a job with more
      *                rows than this, up to the settings' maximum, still runs, alone
@@ -151,8 +194,8 @@ final class JobQueue {
         lock.lock();
         try {
             while (true) {
-                if (size == 0) {
-                    if (closed) {
+                if (size == 0 || running >= slots) {
+                    if (size == 0 && closed) {
                         return null;
                     }
                     changed.await();
@@ -166,6 +209,7 @@ final class JobQueue {
                 }
                 if (!settings.batching()) {
                     remove(List.of(head));
+                    running++;
                     return List.of(head);
                 }
                 List<Job> batch = new ArrayList<>();
@@ -179,6 +223,7 @@ final class JobQueue {
                 if (full || rows >= limit || now - flushAt >= 0 || arriving == 0 || closed
                         || settings.preferredBatchSizes().contains(rows)) {
                     remove(batch);
+                    running++;
                     return batch;
                 }
                 changed.awaitNanos(flushAt - now);

@@ -23,6 +23,12 @@ import org.slf4j.LoggerFactory;
  * splitting the outputs back to each request. How many rows a run gathers is learned per model
  * ({@link BatchCeiling}), up to {@code max_batch_size}.
  *
+ * <p>Inline runs: a request for a model whose runs of one request are short (at most
+ * {@link SchedulerSettings#inlineRunLimitNanos()}, as measured here) that finds nothing queued and
+ * an instance free runs in the submitting thread, and {@link #submit} returns its job completed.
+ * Under load requests queue as usual and the instance threads batch them, so the hand-off is then
+ * paid once per batch rather than per request.
+ *
  * <p>Deadlines: a request whose deadline passes while queued is dropped before compute and failed
  * with DEADLINE_EXCEEDED. A run still going when every request in it is past its deadline is
  * stopped through the runtime ({@link RunControl}): the run's timer fires at the latest deadline
@@ -54,6 +60,11 @@ public final class ModelScheduler implements AutoCloseable {
      */
     private final boolean cpuClock;
     private final List<Thread> instances;
+    /**
+     * Wall time of a run of one request, a moving average over recent runs; {@code Long.MAX_VALUE}
+     * until the first run. Written by whichever thread ran (races lose an update, which is harmless).
+     */
+    private volatile long singleRunNanos = Long.MAX_VALUE;
 
     /**
      * @param name    for thread names and messages, e.g. {@code iris:1}
@@ -67,7 +78,7 @@ public final class ModelScheduler implements AutoCloseable {
         this.ticker = ticker;
         this.timer = timer;
         this.metrics = metrics;
-        this.queue = new JobQueue(name, settings.maxQueueSize(), settings.priorityLevels());
+        this.queue = new JobQueue(name, settings.maxQueueSize(), settings.priorityLevels(), settings.instanceCount());
         // Only a learning ceiling needs each run's cost: the others pay no clock reads per run.
         this.ceiling = settings.batching() && settings.adaptiveBatchSize()
                 ? new BatchCeiling(name, settings.maxBatchSize(), CEILING_WINDOW, true)
@@ -121,7 +132,8 @@ public final class ModelScheduler implements AutoCloseable {
     }
 
     /**
-     * Queues a request.
+     * Queues a request, or runs it in the calling thread when it may (see the class notes), in
+     * which case the returned job is already completed.
      *
      * @param arrival  the request's arrival, or null if it was not announced
      * @param rows     rows in the batch dimension (1 for models without one)
@@ -135,7 +147,17 @@ public final class ModelScheduler implements AutoCloseable {
                     + "(max_batch_size)", rows, name, settings.maxBatchSize());
         }
         Job job = new Job(inputs, outputs, rows, level, ticker.nanoTime(), deadline, settings.batching());
-        queue.offer(job, arrival != null && arrival.consume());
+        boolean arrived = arrival != null && arrival.consume();
+        if (settings.inlineRunLimitNanos() == 0 || singleRunNanos > settings.inlineRunLimitNanos()) {
+            queue.offer(job, arrived);
+        } else if (queue.claim(job, arrived)) {
+            if (deadline != Job.NO_DEADLINE && job.enqueuedNanos - deadline >= 0) {
+                queue.done();
+                expire(job);
+            } else {
+                run(List.of(job), 1, true);
+            }
+        }
         return job;
     }
 
@@ -157,7 +179,7 @@ public final class ModelScheduler implements AutoCloseable {
                 if (batch == null) {
                     return;
                 }
-                run(batch, ceilingNow);
+                run(batch, ceilingNow, false);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -185,9 +207,17 @@ public final class ModelScheduler implements AutoCloseable {
                         + "it was not run", waitedMs, name)));
     }
 
-    private void run(List<Job> batch, int ceilingNow) {
+    /**
+     * Runs a batch that holds a run slot of the {@link JobQueue}, and gives the slot back as soon
+     * as the runtime returns: splitting and answering need no instance, and a request answered
+     * here may come back at once (a client in a closed loop) and should find the slot free.
+     *
+     * @param inline whether the run is in a request's thread: the {@link BatchCeiling} learns only
+     *               from the instances' runs (it measures them by their thread's CPU time)
+     */
+    private void run(List<Job> batch, int ceilingNow, boolean inline) {
         long started = ticker.nanoTime();
-        long cpuStarted = cpuClock ? THREADS.getCurrentThreadCpuTime() : 0;
+        long cpuStarted = cpuClock && !inline ? THREADS.getCurrentThreadCpuTime() : 0;
         int rows = 0;
         long deadline = Long.MIN_VALUE;
         for (Job job : batch) {
@@ -203,6 +233,7 @@ public final class ModelScheduler implements AutoCloseable {
             stop = timer.schedule(control::cancel, Math.max(0, deadline - started), TimeUnit.NANOSECONDS);
         }
         List<Tensor> stacked = null;
+        boolean holdsSlot = true;
         try {
             Job first = batch.get(0);
             List<Tensor> inputs = first.inputs;
@@ -211,7 +242,14 @@ public final class ModelScheduler implements AutoCloseable {
                 inputs = stacked;
             }
             List<Tensor> outputs = session.run(inputs, first.outputs, control);
-            metrics.compute(ticker.nanoTime() - started);
+            holdsSlot = false;
+            queue.done();
+            long took = ticker.nanoTime() - started;
+            metrics.compute(took);
+            if (batch.size() == 1) {
+                long average = singleRunNanos;
+                singleRunNanos = average == Long.MAX_VALUE ? took : average + (took - average) / 8;
+            }
             if (batch.size() == 1) {
                 first.result().complete(outputs);
             } else {
@@ -220,11 +258,15 @@ public final class ModelScheduler implements AutoCloseable {
                     batch.get(i).result().complete(shares.get(i));
                 }
             }
-            if (ceiling != null) {
+            if (ceiling != null && !inline) {
                 long cost = cpuClock ? THREADS.getCurrentThreadCpuTime() - cpuStarted : ticker.nanoTime() - started;
                 ceiling.record(ceilingNow, rows, cost);
             }
         } catch (Throwable t) {
+            if (holdsSlot) {
+                holdsSlot = false;
+                queue.done();
+            }
             for (Job job : batch) {
                 job.result().completeExceptionally(t);
             }

@@ -15,16 +15,36 @@ import java.util.List;
  *                            ({@link BatchCeiling}); false always gathers up to maxBatchSize
  * @param runThreads          threads each run uses (ONNX Runtime's intra-op threads); with one, a
  *                            run's cost is the CPU time of its instance thread, otherwise its wall time
+ * @param inlineRunLimitNanos a request that finds nothing queued and an instance free runs in its
+ *                            own thread, without the hand-off to an instance thread, when the
+ *                            model's runs of one request take at most this long (measured); 0 never
  */
 public record SchedulerSettings(int instanceCount, int maxBatchSize, long maxQueueDelayNanos,
                                 List<Integer> preferredBatchSizes, int maxQueueSize, int priorityLevels,
-                                boolean adaptiveBatchSize, int runThreads) {
+                                boolean adaptiveBatchSize, int runThreads, long inlineRunLimitNanos) {
+    /**
+     * The default {@link #inlineRunLimitNanos}: 100 us. A run in the request's thread saves the
+     * hand-off to an instance thread and back (about 7 us of CPU and two context switches per
+     * request, {@code bench/handoff-cost.sh}), a large share of a tiny model's cost; but a
+     * request thread is a virtual thread, and a native run pins its carrier for the run's length,
+     * so only short runs may take it.
+     */
+    public static final long DEFAULT_INLINE_RUN_LIMIT_NANOS = 100_000;
+
+    /** Settings where every request goes through the queue to an instance thread (no inline runs). */
+    public SchedulerSettings(int instanceCount, int maxBatchSize, long maxQueueDelayNanos,
+                             List<Integer> preferredBatchSizes, int maxQueueSize, int priorityLevels,
+                             boolean adaptiveBatchSize, int runThreads) {
+        this(instanceCount, maxBatchSize, maxQueueDelayNanos, preferredBatchSizes, maxQueueSize, priorityLevels,
+                adaptiveBatchSize, runThreads, 0);
+    }
 
     public SchedulerSettings {
         if (instanceCount < 1) {
             throw new IllegalArgumentException("instanceCount must be at least 1, was " + instanceCount);
         }
-        if (maxBatchSize < 0 || maxQueueDelayNanos < 0 || maxQueueSize < 1 || priorityLevels < 1 || runThreads < 1) {
+        if (maxBatchSize < 0 || maxQueueDelayNanos < 0 || maxQueueSize < 1 || priorityLevels < 1 || runThreads < 1
+                || inlineRunLimitNanos < 0) {
             throw new IllegalArgumentException("invalid scheduler settings");
         }
         preferredBatchSizes = preferredBatchSizes.stream().sorted().distinct().toList();

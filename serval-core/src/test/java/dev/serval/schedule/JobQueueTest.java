@@ -36,7 +36,7 @@ class JobQueueTest {
     private final ManualTicker ticker = new ManualTicker(1_000, "batcher");
     private final ExecutorService batchers = Executors.newCachedThreadPool(ServalThreads.platform("batcher"));
     private final List<Job> expired = new CopyOnWriteArrayList<>();
-    private JobQueue queue = new JobQueue("m:1", 100, LEVELS);
+    private JobQueue queue = new JobQueue("m:1", 100, LEVELS, Integer.MAX_VALUE);
 
     @AfterEach
     void stopBatchers() {
@@ -364,7 +364,7 @@ class JobQueueTest {
 
     @Test
     void offer_refusesAFullQueueNamingMaxQueueSize() {
-        queue = new JobQueue("iris:1", 2, 1);
+        queue = new JobQueue("iris:1", 2, 1, Integer.MAX_VALUE);
         queue.offer(job(1), false);
         queue.offer(job(1), false);
 
@@ -377,7 +377,7 @@ class JobQueueTest {
 
     @Test
     void offer_acceptsAgainOnceAJobWasTaken() throws Exception {
-        queue = new JobQueue("m:1", 1, 1);
+        queue = new JobQueue("m:1", 1, 1, Integer.MAX_VALUE);
         Job a = job(1);
         queue.offer(a, false);
         assertThat(take(unbatched(0))).containsExactly(a);
@@ -389,7 +389,7 @@ class JobQueueTest {
 
     @Test
     void offer_refusedWhileArrivingStillReleasesAWaitingBatcher() throws Exception {
-        queue = new JobQueue("m:1", 2, LEVELS);
+        queue = new JobQueue("m:1", 2, LEVELS, Integer.MAX_VALUE);
         queue.arrive();
         Job a = job(1);
         Job b = job(1);
