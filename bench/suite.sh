@@ -5,7 +5,7 @@
 #   ./serval bench suite quick          # the same
 #
 # Sets (each a list of scenarios; --only picks from them):
-#   quick  hello mobilenet concurrency                          (3 rounds, short loads; ~8 min)
+#   quick  hello mobilenet concurrency                          (3 rounds, short loads; ~11 min)
 #   full   hello mobilenet encoder memory concurrency tail gc   (3 rounds; ~60-90 min)
 #   smoke  hello with Serval and the Go peer only, a few hundred requests, 1 round (proves the wiring)
 # Scenarios:
@@ -21,7 +21,8 @@
 #   concurrency  MobileNetV2, clients 1 -> 256 (quick: 1 16 64): Serval binary and JSON, the peer (up to 64)
 #   tail         open loop at 70% of each system's measured saturation: p95/p50 and p99/p50
 #   gc           Serval under open-loop load over many connections: the largest ZGC pause (-Xlog:gc)
-# Every server runs pinned to core $BENCH_SERVER_CORE (0) with one compute thread (Serval --threads 1,
+# Before a scenario's rounds each system gets the same unrecorded warm-up load (quick 15 s, full 30 s
+# per endpoint): the JIT needs it. Every server runs pinned to core $BENCH_SERVER_CORE (0) with one compute thread (Serval --threads 1,
 # uvicorn 1 worker with 1 torch thread, gunicorn 2 sync workers, Go GOMAXPROCS = 1 under the pin);
 # the load generator (./serval bench run) to core $BENCH_CLIENT_CORE (1). Systems take turns within
 # each round. Traffic goes to 127.0.0.1 only. Each process the suite starts is stopped by its PID.
@@ -55,11 +56,11 @@ done
 
 # ---- the sets: what runs, how long ----
 case "$MODE" in
-  smoke) SCENARIOS="hello"; ROUNDS=1; WARM=0.5; HELLO_N=300; SECS=1; SMOKE=1
+  smoke) SCENARIOS="hello"; ROUNDS=1; WARM=0.5; HELLO_N=300; SECS=1; SMOKE=1; SERVER_WARM=0
          export BENCH_QUIET_WAIT=${BENCH_QUIET_WAIT:-0} ;;
-  quick) SCENARIOS="hello mobilenet concurrency"; ROUNDS=3; WARM=2; HELLO_N=20000; SECS=5
+  quick) SCENARIOS="hello mobilenet concurrency"; ROUNDS=3; WARM=2; HELLO_N=20000; SECS=5; SERVER_WARM=15
          SWEEP="1 16 64"; SWEEP_SECS=4; SMOKE=0 ;;
-  full)  SCENARIOS="hello mobilenet encoder memory concurrency tail gc"; ROUNDS=3; WARM=5; HELLO_N=100000
+  full)  SCENARIOS="hello mobilenet encoder memory concurrency tail gc"; ROUNDS=3; WARM=5; HELLO_N=100000; SERVER_WARM=30
          SECS=15; SWEEP="1 4 16 64 256"; SWEEP_SECS=10; SMOKE=0 ;;
 esac
 [ -z "$ROUNDS_OPT" ] || ROUNDS=$ROUNDS_OPT
@@ -117,6 +118,20 @@ measure() {
   fi
   log "$(tail -1 "$dir/$name.log")"
   LAST_RESULT="$dir/$name.json"
+}
+
+# warm_up PID LOAD...: SERVER_WARM seconds of the load (./serval bench run options without
+# --seconds/--requests), not recorded, before a scenario's rounds; every system gets the same. The
+# per-measurement --warmup-seconds is too short for the JVM: under load on its one core, C2 kept
+# compiling for about a minute after a start, and a fresh Serval answered MobileNetV2 at 10 clients
+# 166/s in its first 8 s against 215-224/s from 40 s on (bench/work/results/warm-curve-*, 2026-12-07).
+warm_up() {
+  local pid=$1; shift
+  [ "${SERVER_WARM:-0}" != 0 ] || return 0
+  mkdir -p "$WORK/suite-warmup"
+  bench_java run --run-id warmup --scenario warmup --system warmup --pid "$pid" --max-seconds 300 \
+    --out "$WORK/suite-warmup/last.json" "$@" --warmup-seconds 0 --seconds "$SERVER_WARM" > /dev/null 2>&1 \
+    || log "WARNING: a warm-up load failed (ignored)"
 }
 
 # skip SCENARIO SYSTEM REASON: a skip record for the report.
@@ -226,6 +241,12 @@ scenario_hello() {
       skip $s python-fastapi "no TorchScript export of the iris model ($iris_pt): make it with /usr/bin/python3 examples/python/export_models.py --bench"
     fi
   fi
+  local warm=(--clients 10 --timeout-seconds 60)
+  warm_up "$SERVAL_PID" --protocol http --url "127.0.0.1:$SERVAL_PORT/v2/health/ready" "${warm[@]}"
+  warm_up "$SERVAL_PID" --protocol rest-json --url "127.0.0.1:$SERVAL_PORT/v2/models/iris/infer" --body "$WORK/iris.json" "${warm[@]}"
+  [ $go = 0 ] || warm_up "$GO_PID" --protocol http --url "127.0.0.1:$GO_PORT/predict" "${warm[@]}"
+  [ $flask = 0 ] || warm_up "$FLASK_PID" --protocol http --url "127.0.0.1:$FLASK_PORT/predict" "${warm[@]}"
+  [ $py = 0 ] || warm_up "$PY_PID" --protocol rest-json --url "127.0.0.1:$PEER_PORT/v2/models/iris/infer" --body "$WORK/iris.json" "${warm[@]}"
   for round in $(seq "$ROUNDS"); do
     measure $s serval-constant http "$SERVAL_PID" "$round" --url "127.0.0.1:$SERVAL_PORT/v2/health/ready" "${load[@]}" "${SERVAL_META[@]}"
     measure $s serval rest-json "$SERVAL_PID" "$round" --url "127.0.0.1:$SERVAL_PORT/v2/models/iris/infer" --body "$WORK/iris.json" "${load[@]}" "${SERVAL_META[@]}"
@@ -246,7 +267,11 @@ scenario_mobilenet() {
   if [ ! -f "$MOBILENET_PT" ]; then skip $s python-fastapi "the TorchScript MobileNetV2 $NO_MODELS"
   elif start_fastapi "mobilenet_v2=$MOBILENET_PT:logits"; then py=1
   else skip $s python-fastapi "the FastAPI peer did not start (python3-fastapi python3-uvicorn python3-torch)"; fi
-  local url="127.0.0.1:$SERVAL_PORT/v2/models/mobilenet_v2/infer"
+  local url="127.0.0.1:$SERVAL_PORT/v2/models/mobilenet_v2/infer" warm=(--clients 10 --timeout-seconds 120)
+  warm_up "$SERVAL_PID" --protocol rest-json --url "$url" --body "$WORK/mobilenet_b1.json" "${warm[@]}"
+  warm_up "$SERVAL_PID" --protocol rest-binary --url "$url" --body "$WORK/mobilenet_b1.bin" "${warm[@]}"
+  warm_up "$SERVAL_PID" --protocol grpc --url "127.0.0.1:$GRPC_PORT" --model mobilenet_v2 --body "$WORK/mobilenet_b1.bin" "${warm[@]}"
+  [ $py = 0 ] || warm_up "$PY_PID" --protocol rest-json --url "127.0.0.1:$PEER_PORT/v2/models/mobilenet_v2/infer" --body "$WORK/mobilenet_b1.json" "${warm[@]}"
   for round in $(seq "$ROUNDS"); do
     limit $s "$round" 1 1 limit "$MOBILENET_ONNX"
     limit $s "$round" 8 1 limit-batch8 "$MOBILENET_ONNX"
@@ -266,6 +291,10 @@ scenario_concurrency() {
   serval_on "$WORK/repo-mobilenet"
   if [ -f "$MOBILENET_PT" ] && start_fastapi "mobilenet_v2=$MOBILENET_PT:logits"; then py=1
   else skip $s python-fastapi "the FastAPI peer or its TorchScript MobileNetV2 is missing ($MOBILENET_PT)"; fi
+  local url="127.0.0.1:$SERVAL_PORT/v2/models/mobilenet_v2/infer" warm=(--clients 16 --timeout-seconds 120)
+  warm_up "$SERVAL_PID" --protocol rest-binary --url "$url" --body "$WORK/mobilenet_b1.bin" "${warm[@]}"
+  warm_up "$SERVAL_PID" --protocol rest-json --url "$url" --body "$WORK/mobilenet_b1.json" "${warm[@]}"
+  [ $py = 0 ] || warm_up "$PY_PID" --protocol rest-json --url "127.0.0.1:$PEER_PORT/v2/models/mobilenet_v2/infer" --body "$WORK/mobilenet_b1.json" "${warm[@]}"
   for round in $(seq "$ROUNDS"); do
     for c in $SWEEP; do
       local load=(--clients "$c" --warmup-seconds "$WARM" --seconds "$SWEEP_SECS" --timeout-seconds 120)
