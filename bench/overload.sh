@@ -58,8 +58,8 @@ URL="127.0.0.1:$SERVAL_PORT/v2/models/mobilenet_v2/infer"
 curl -s -H 'Content-Type: application/json' --data-binary @"$WORK/mobilenet_b1.json" "http://$URL" > "$RUN/answer.json"
 grep -q '"shape":\[1,1000\]' "$RUN/answer.json" || die "Serval's answer is not [1,1000] logits; see $RUN/answer.json"
 echo "serval command line: $(tr '\0' ' ' < /proc/$SERVAL_PID/cmdline)" >> "$RUN/machine.txt"
-log "warm-up: 10 s at 10 clients"
-load_gen --url "$URL" --body "$BODY" --connections 10 --seconds 10 --quiet > "$RUN/warmup.json"
+log "warm-up: 45 s at 10 clients (C2 compiles for about a minute under load: see bench/suite.sh warm_up)"
+load_gen --url "$URL" --body "$BODY" --connections 10 --seconds 45 --quiet > "$RUN/warmup.json"
 read -r RSS_READY HWM_READY < <(memory_kb "$SERVAL_PID")
 
 ROWS="$RUN/rows.tsv"

@@ -337,6 +337,8 @@ scenario_tail() {
   serval_on "$WORK/repo-mobilenet"
   if [ -f "$MOBILENET_PT" ] && start_fastapi "mobilenet_v2=$MOBILENET_PT:logits"; then py=1
   else skip tail-70 python-fastapi "the FastAPI peer or its TorchScript MobileNetV2 is missing ($MOBILENET_PT)"; fi
+  warm_up "$SERVAL_PID" --protocol rest-binary --url "127.0.0.1:$SERVAL_PORT/v2/models/mobilenet_v2/infer" --body "$WORK/mobilenet_b1.bin" --clients 64 --timeout-seconds 120
+  [ $py = 0 ] || warm_up "$PY_PID" --protocol rest-json --url "127.0.0.1:$PEER_PORT/v2/models/mobilenet_v2/infer" --body "$WORK/mobilenet_b1.json" --clients 8 --timeout-seconds 120
   for round in $(seq "$ROUNDS"); do
     tail_for serval rest-binary "$SERVAL_PID" "127.0.0.1:$SERVAL_PORT/v2/models/mobilenet_v2/infer" "$WORK/mobilenet_b1.bin" 64 "$round" "${SERVAL_META[@]}"
     [ $py = 0 ] || tail_for python-fastapi rest-json "$PY_PID" "127.0.0.1:$PEER_PORT/v2/models/mobilenet_v2/infer" "$WORK/mobilenet_b1.json" 8 "$round" "${PY_META[@]}"

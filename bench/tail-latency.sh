@@ -52,8 +52,8 @@ begin_run tail-latency
 start_serval "$RUN/serval.log" "$REPO"
 URL="127.0.0.1:$SERVAL_PORT/v2/models/mobilenet_v2/infer"
 echo "serval command line: $(tr '\0' ' ' < /proc/$SERVAL_PID/cmdline)" >> "$RUN/machine.txt"
-log "warm-up: 10 s at 10 clients"
-load_gen --url "$URL" "${BODY_ARGS[@]}" --connections 10 --seconds 10 --quiet > "$RUN/warmup.json"
+log "warm-up: 45 s at 10 clients (C2 compiles for about a minute under load: see bench/suite.sh warm_up)"
+load_gen --url "$URL" "${BODY_ARGS[@]}" --connections 10 --seconds 45 --quiet > "$RUN/warmup.json"
 
 ROWS="$RUN/rows.tsv"
 : > "$ROWS"
