@@ -14,9 +14,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -31,29 +29,18 @@ class InlineRunsTest {
     private static final long LIMIT = TimeUnit.MICROSECONDS.toNanos(100);
     private static final List<String> Y_S = List.of("y", "s");
 
-    private static ScheduledThreadPoolExecutor timer;
-
     private final FakeSession session = new FakeSession();
     private final ManualTicker ticker = new ManualTicker(5_000, null);
     private final List<ModelScheduler> schedulers = new ArrayList<>();
     private final ExecutorService callers = Executors.newCachedThreadPool(ServalThreads.platform("caller"));
-
-    @BeforeAll
-    static void startTimer() {
-        timer = new ScheduledThreadPoolExecutor(1, ServalThreads.platform("test-deadlines"));
-        timer.setRemoveOnCancelPolicy(true);
-    }
-
-    @AfterAll
-    static void stopTimer() {
-        timer.shutdownNow();
-    }
+    private final ScheduledThreadPoolExecutor timer = new ScheduledThreadPoolExecutor(1, ServalThreads.platform("deadlines"));
 
     @AfterEach
     void close() {
         session.openGate();
         schedulers.forEach(ModelScheduler::close);
         callers.shutdownNow();
+        timer.shutdownNow();
     }
 
     private ModelScheduler scheduler(int instances, int maxBatchSize, long inlineLimit) {
@@ -75,6 +62,18 @@ class InlineRunsTest {
         } catch (TimeoutException e) {
             throw new AssertionError("the job was never answered", e);
         }
+    }
+
+    /**
+     * After one measured run, submits {@code base}'s row from a caller thread, where it runs inline
+     * and is held at the closed gate: the model's one instance slot stays taken until the gate opens.
+     */
+    private Future<Job> holdAnInlineRun(ModelScheduler scheduler, float base) throws Exception {
+        result(submit(scheduler, 1));
+        session.closeGate();
+        Future<Job> held = callers.submit(() -> submit(scheduler, base));
+        session.awaitRuns(1);
+        return held;
     }
 
     /** The thread of the run that computed {@code base}'s row. */
@@ -124,10 +123,7 @@ class InlineRunsTest {
     @Test
     void anInlineRunHoldsTheInstanceSlot_soTheInstanceWaitsForIt() throws Exception {
         ModelScheduler scheduler = scheduler(1, 0, LIMIT);
-        result(submit(scheduler, 1));
-        session.closeGate();
-        Future<Job> held = callers.submit(() -> submit(scheduler, 100));
-        session.awaitRuns(1);
+        Future<Job> held = holdAnInlineRun(scheduler, 100);
 
         Job queued = submit(scheduler, 200);
 
@@ -144,10 +140,7 @@ class InlineRunsTest {
     @Test
     void aRequestNeverOvertakesAQueuedOne_andQueuedRequestsStillBatch() throws Exception {
         ModelScheduler scheduler = scheduler(1, 8, LIMIT);
-        result(submit(scheduler, 1));
-        session.closeGate();
-        Future<Job> held = callers.submit(() -> submit(scheduler, 100));
-        session.awaitRuns(1);
+        Future<Job> held = holdAnInlineRun(scheduler, 100);
         Job queued = submit(scheduler, 200);
         ModelScheduler.Arrival coming = scheduler.arrive(); // the batcher will wait for it
         session.openGate();
