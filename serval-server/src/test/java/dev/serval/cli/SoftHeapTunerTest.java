@@ -1,0 +1,112 @@
+package dev.serval.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.sun.management.HotSpotDiagnosticMXBean;
+import java.lang.management.ManagementFactory;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+
+class SoftHeapTunerTest {
+    private static final long MB = 1 << 20;
+    private static final double LIGHT = 0.02;
+    private static final double HEAVY = 0.6;
+    private static final double RATE = 100.0 * MB;
+
+    private final SoftHeapTuner.Policy policy = new SoftHeapTuner.Policy(128 * MB, 512 * MB);
+
+    @Test
+    void staysAtTheFloorWhileCollectionsAreCheap() {
+        for (int second = 0; second < 300; second++) {
+            assertThat(policy.sample(LIGHT, RATE)).isEqualTo(128 * MB);
+        }
+    }
+
+    @Test
+    void doublesWhileCollectionsRunMostOfTheTime_givingEachStepTimeToWork_upToTheCeiling() {
+        assertThat(policy.sample(HEAVY, RATE)).isEqualTo(256 * MB);
+        for (int second = 0; second < SoftHeapTuner.SETTLE_SECONDS; second++) {
+            assertThat(policy.sample(HEAVY, RATE)).isEqualTo(256 * MB);
+        }
+        assertThat(policy.sample(HEAVY, RATE)).isEqualTo(512 * MB);
+        for (int second = 0; second < 3 * SoftHeapTuner.SETTLE_SECONDS; second++) {
+            assertThat(policy.sample(HEAVY, RATE)).isEqualTo(512 * MB);
+        }
+    }
+
+    /** Raises the target to 512 MB (two steps, each past its settling time). */
+    private void raiseTwice() {
+        policy.sample(HEAVY, RATE);
+        for (int second = 0; second < SoftHeapTuner.SETTLE_SECONDS; second++) {
+            policy.sample(HEAVY, RATE);
+        }
+        assertThat(policy.sample(HEAVY, RATE)).isEqualTo(512 * MB);
+    }
+
+    @Test
+    void neverLowersWhileTheLoadThatNeededItLasts() {
+        policy.sample(HEAVY, RATE);
+        for (int second = 0; second < SoftHeapTuner.SETTLE_SECONDS; second++) {
+            policy.sample(LIGHT, RATE);
+        }
+        for (int second = 0; second < 600; second++) {
+            assertThat(policy.sample(LIGHT, RATE * 0.9)).isEqualTo(256 * MB);
+        }
+    }
+
+    @Test
+    void lowersOneStepAfterAQuietMinute_andBackToTheFloor() {
+        raiseTwice();
+        for (int second = 0; second < SoftHeapTuner.SETTLE_SECONDS; second++) {
+            policy.sample(LIGHT, RATE / 10);
+        }
+        long target = 0;
+        for (int second = 1; second <= SoftHeapTuner.QUIET_SECONDS; second++) {
+            target = policy.sample(LIGHT, RATE / 10);
+            if (second < SoftHeapTuner.QUIET_SECONDS) {
+                assertThat(target).isEqualTo(512 * MB);
+            }
+        }
+        assertThat(target).isEqualTo(256 * MB);
+        for (int second = 1; second <= SoftHeapTuner.QUIET_SECONDS; second++) {
+            target = policy.sample(LIGHT, RATE / 10);
+        }
+        assertThat(target).isEqualTo(128 * MB);
+        for (int second = 1; second <= 3 * SoftHeapTuner.QUIET_SECONDS; second++) {
+            assertThat(policy.sample(LIGHT, 0)).isEqualTo(128 * MB);
+        }
+    }
+
+    @Test
+    void aBusySecondRestartsTheQuietCount() {
+        policy.sample(HEAVY, RATE);
+        for (int second = 0; second < SoftHeapTuner.SETTLE_SECONDS; second++) {
+            policy.sample(LIGHT, RATE / 10);
+        }
+        for (int second = 1; second < SoftHeapTuner.QUIET_SECONDS; second++) {
+            policy.sample(LIGHT, RATE / 10);
+        }
+        policy.sample(LIGHT, RATE); // the load is back for a second
+        for (int second = 1; second < SoftHeapTuner.QUIET_SECONDS; second++) {
+            assertThat(policy.sample(LIGHT, RATE / 10)).isEqualTo(256 * MB);
+        }
+        assertThat(policy.sample(LIGHT, RATE / 10)).isEqualTo(128 * MB);
+    }
+
+    @Test
+    void startsOnlyWhenTheLaunchSetASoftTargetBelowHalfTheHeap() {
+        HotSpotDiagnosticMXBean hotspot = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
+        String before = hotspot.getVMOption("SoftMaxHeapSize").getValue();
+        try {
+            hotspot.setVMOption("SoftMaxHeapSize", Long.toString(Runtime.getRuntime().maxMemory()));
+            assertThat(SoftHeapTuner.start()).isEmpty();
+
+            hotspot.setVMOption("SoftMaxHeapSize", Long.toString(64 * MB));
+            Optional<SoftHeapTuner> tuner = SoftHeapTuner.start();
+            assertThat(tuner).isPresent(); // the tests run on ZGC (the surefire argLine)
+            tuner.get().close();
+        } finally {
+            hotspot.setVMOption("SoftMaxHeapSize", before);
+        }
+    }
+}
