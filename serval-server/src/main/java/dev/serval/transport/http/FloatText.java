@@ -48,6 +48,8 @@ final class FloatText {
     /** {@code k} for {@code q = Q_MIN + i}: largest with {@code 10^k <= 2^q}, and {@code <= 3 2^(q-2)}. */
     private static final byte[] K_REGULAR = new byte[Q_MAX - Q_MIN + 1];
     private static final byte[] K_POWER_OF_TWO = new byte[Q_MAX - Q_MIN + 1];
+    /** "00", "01", ... "99". */
+    private static final char[] DIGIT_PAIRS = new char[200];
 
     static {
         for (int k = K_MIN; k <= K_MAX; k++) {
@@ -65,6 +67,10 @@ final class FloatText {
             G_HI[k - K_MIN] = g.shiftRight(64).longValue();
             G_LO[k - K_MIN] = g.longValue();
             G_EXP[k - K_MIN] = exponent;
+        }
+        for (int i = 0; i < 100; i++) {
+            DIGIT_PAIRS[2 * i] = (char) ('0' + i / 10);
+            DIGIT_PAIRS[2 * i + 1] = (char) ('0' + i % 10);
         }
         for (int q = Q_MIN; q <= Q_MAX; q++) {
             K_REGULAR[q - Q_MIN] = (byte) largestPowerOfTen(BigInteger.ONE, q);
@@ -241,35 +247,34 @@ final class FloatText {
         return at;
     }
 
-    /** The number of decimal digits of {@code digits > 0}. */
+    /** The number of decimal digits of {@code digits}, in [1, 999,999,999]. */
     private static int length(int digits) {
-        int length = 1;
-        for (int bound = 10; length < 10 && digits >= bound; bound *= 10) {
-            length++;
+        if (digits < 100_000) {
+            return digits < 100 ? (digits < 10 ? 1 : 2) : digits < 1_000 ? 3 : digits < 10_000 ? 4 : 5;
         }
-        return length;
+        return digits < 10_000_000 ? (digits < 1_000_000 ? 6 : 7) : digits < 100_000_000 ? 8 : 9;
     }
 
+    /** The {@code length} digits of {@code digits}, two at a time from the right. */
     private static int putDigits(int digits, int length, char[] out, int at) {
-        for (int i = at + length - 1; i >= at; i--) {
-            out[i] = (char) ('0' + digits % 10);
-            digits /= 10;
+        int i = at + length;
+        while (i - at >= 2) {
+            int pair = (digits % 100) << 1;
+            digits /= 100;
+            out[--i] = DIGIT_PAIRS[pair + 1];
+            out[--i] = DIGIT_PAIRS[pair];
+        }
+        if (i > at) {
+            out[at] = (char) ('0' + digits);
         }
         return at + length;
     }
 
     /** The digits with a '.' after the first {@code whole} of them (fewer than {@code length}). */
     private static int putDigitsWithPoint(int digits, int length, int whole, char[] out, int at) {
-        int end = at + length + 1;
-        int point = at + whole;
-        for (int i = end - 1; i >= at; i--) {
-            if (i == point) {
-                out[i] = '.';
-            } else {
-                out[i] = (char) ('0' + digits % 10);
-                digits /= 10;
-            }
-        }
+        int end = putDigits(digits, length, out, at + 1);
+        System.arraycopy(out, at + 1, out, at, whole);
+        out[at + whole] = '.';
         return end;
     }
 
