@@ -19,8 +19,9 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 
 /**
- * One JSON answer of {@value #FLOATS} FP32 elements (the 200 MB encoder bench model's answer: 129
- * tokens of 768), written through the server's own Jackson factory and buffer pool
+ * One JSON answer of {@value #FLOATS} FP32 elements (as many as the 200 MB encoder bench model
+ * answers: {@code last_hidden_state} [1, 128, 768] and {@code pooled} [1, 768]), written through the
+ * server's own Jackson factory and buffer pool
  * ({@link JsonResponseEncoder#write}):
  * <ul>
  *   <li>{@code writeNumber}: Jackson's {@code writeNumber(float)} per element, as the encoder did
