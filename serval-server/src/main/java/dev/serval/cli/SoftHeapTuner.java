@@ -29,8 +29,8 @@ import org.slf4j.LoggerFactory;
  * below the launcher's value). It never lowers while the load that needed it lasts, so it does not
  * oscillate; ZGC gives the pages back after its uncommit delay once the target is low again.
  *
- * <p>Only for ZGC with a writable SoftMaxHeapSize below half the maximum heap; otherwise nothing
- * is started. {@link Policy} holds the decisions (tested without a JVM to tune).
+ * <p>Only for ZGC with a writable SoftMaxHeapSize below half the maximum heap, and unless
+ * {@code -Dserval.soft_heap_tuner=false}; otherwise nothing is started. {@link Policy} holds the decisions (tested without a JVM to tune).
  */
 final class SoftHeapTuner implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(SoftHeapTuner.class);
@@ -54,6 +54,9 @@ final class SoftHeapTuner implements AutoCloseable {
 
     /** Starts tuning this JVM's soft heap target, when it uses ZGC and the target can be tuned. */
     static Optional<SoftHeapTuner> start() {
+        if (!Boolean.parseBoolean(System.getProperty("serval.soft_heap_tuner", "true"))) {
+            return Optional.empty();
+        }
         HotSpotDiagnosticMXBean hotspot = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
         List<GarbageCollectorMXBean> cycles = ManagementFactory.getGarbageCollectorMXBeans().stream()
                 .filter(gc -> gc.getName().startsWith("ZGC") && gc.getName().endsWith("Cycles")).toList();
