@@ -2,9 +2,11 @@ package dev.serval.cli;
 
 import com.sun.management.HotSpotDiagnosticMXBean;
 import dev.serval.schedule.ServalThreads;
-import java.lang.management.GarbageCollectorMXBean;
+import java.io.IOException;
 import java.lang.management.ManagementFactory;
-import java.util.List;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -22,21 +24,28 @@ import org.slf4j.LoggerFactory;
  * clients holding requests open the collector ran back to back: 256 closed-loop MobileNetV2
  * clients on one core spent 22-24% of Serval's CPU in ZGC and got 128-142 answers/s, against 1-2%
  * and 197-206 answers/s with a 256 MB or 512 MB target (A/B on 2026-12-07); a fixed larger target
- * would cost that memory under every load. So a sampler looks once a second at the share of time
- * ZGC's cycles took and at the allocation rate: when cycles took more than {@link #BUSY} of the
- * time, the target doubles (up to half the maximum heap; {@link #SETTLE_SECONDS} apart); when the allocation rate has stayed below
+ * would cost that memory under every load. So a sampler looks once a second at ZGC's threads' share
+ * of the process's CPU and at the allocation rate: when the collector took more than {@link #BUSY}
+ * of it, the target doubles (up to half the maximum heap; {@link #SETTLE_SECONDS} apart); when the allocation rate has stayed below
  * a quarter of what it was at the last raise for {@link #QUIET_SECONDS} seconds, it halves (not
  * below the launcher's value). It never lowers while the load that needed it lasts, so it does not
  * oscillate; ZGC gives the pages back after its uncommit delay once the target is low again.
  *
- * <p>Only for ZGC with a writable SoftMaxHeapSize below half the maximum heap, and unless
+ * The signal is CPU, not the time ZGC's cycles take: on a busy core a cycle stretches in wall time
+ * while costing little (at 256 MB its cycles ran 34-37% of the time at 1-2% of the CPU).
+ *
+ * <p>Only on Linux (the threads' CPU comes from {@code /proc/self/task}), for ZGC with a writable
+ * SoftMaxHeapSize below half the maximum heap, and unless
  * {@code -Dserval.soft_heap_tuner=false}; otherwise nothing is started. {@link Policy} holds the decisions (tested without a JVM to tune).
  */
 final class SoftHeapTuner implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(SoftHeapTuner.class);
     private static final String FLAG = "SoftMaxHeapSize";
-    /** Share of wall time with a ZGC cycle running above which the target is raised. */
-    static final double BUSY = 0.25;
+    /** ZGC's share of the process's CPU above which the target is raised. */
+    static final double BUSY = 0.10;
+    /** Process CPU per second (clock ticks, 1/100 s) below which the collector's share is not judged. */
+    static final long MIN_BUSY_TICKS_PER_SECOND = 25;
+    private static final Path TASKS = Path.of("/proc/self/task");
     /**
      * Seconds after a raise before another: the cycles under way were planned with the old target,
      * and one second after a raise they still run (measured: without the wait it went 128 -> 256 ->
@@ -54,16 +63,15 @@ final class SoftHeapTuner implements AutoCloseable {
 
     /** Starts tuning this JVM's soft heap target, when it uses ZGC and the target can be tuned. */
     static Optional<SoftHeapTuner> start() {
-        if (!Boolean.parseBoolean(System.getProperty("serval.soft_heap_tuner", "true"))) {
+        if (!Boolean.parseBoolean(System.getProperty("serval.soft_heap_tuner", "true")) || !Files.isDirectory(TASKS)) {
             return Optional.empty();
         }
         HotSpotDiagnosticMXBean hotspot = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
-        List<GarbageCollectorMXBean> cycles = ManagementFactory.getGarbageCollectorMXBeans().stream()
-                .filter(gc -> gc.getName().startsWith("ZGC") && gc.getName().endsWith("Cycles")).toList();
+        boolean zgc = ManagementFactory.getGarbageCollectorMXBeans().stream().anyMatch(gc -> gc.getName().startsWith("ZGC"));
         long ceiling = Runtime.getRuntime().maxMemory() / 2;
         long floor;
         try {
-            if (cycles.isEmpty() || !hotspot.getVMOption(FLAG).isWriteable()) {
+            if (!zgc || !hotspot.getVMOption(FLAG).isWriteable()) {
                 return Optional.empty();
             }
             floor = Long.parseLong(hotspot.getVMOption(FLAG).getValue());
@@ -77,21 +85,26 @@ final class SoftHeapTuner implements AutoCloseable {
         Policy policy = new Policy(floor, ceiling);
         ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor(
                 ServalThreads.platform("serval-soft-heap"));
-        long[] last = {cycleMillis(cycles), threads.getTotalThreadAllocatedBytes(), System.nanoTime()};
+        long[] last = new long[4];
+        readTicks(last);
+        last[2] = threads.getTotalThreadAllocatedBytes();
+        last[3] = System.nanoTime();
+        long[] now = new long[4];
         sampler.scheduleAtFixedRate(() -> {
-            long gcMillis = cycleMillis(cycles);
-            long allocated = threads.getTotalThreadAllocatedBytes();
-            long now = System.nanoTime();
-            double seconds = (now - last[2]) / 1e9;
+            readTicks(now);
+            now[2] = threads.getTotalThreadAllocatedBytes();
+            now[3] = System.nanoTime();
+            long processTicks = now[0] - last[0];
+            double seconds = (now[3] - last[3]) / 1e9;
+            // A collector busy beside an idle server costs nothing: only a busy process counts.
+            double share = processTicks >= MIN_BUSY_TICKS_PER_SECOND * seconds ? (now[1] - last[1]) / (double) processTicks : 0;
             long before = policy.target();
-            long after = policy.sample((gcMillis - last[0]) / 1e3 / seconds, (allocated - last[1]) / seconds);
-            last[0] = gcMillis;
-            last[1] = allocated;
-            last[2] = now;
+            long after = policy.sample(share, (now[2] - last[2]) / seconds);
+            System.arraycopy(now, 0, last, 0, now.length);
             if (after != before) {
                 hotspot.setVMOption(FLAG, Long.toString(after));
-                log.info("ZGC soft heap target {} MB -> {} MB (its cycles ran {}% of the last second; {} MB/s allocated)",
-                        before >> 20, after >> 20, Math.round(100 * policy.lastBusy()),
+                log.info("ZGC soft heap target {} MB -> {} MB (the collector took {}% of the last second's CPU; {} MB/s allocated)",
+                        before >> 20, after >> 20, Math.round(100 * policy.lastShare()),
                         Math.round(policy.lastRate() / (1 << 20)));
             }
         }, 1, 1, TimeUnit.SECONDS);
@@ -99,12 +112,37 @@ final class SoftHeapTuner implements AutoCloseable {
         return Optional.of(new SoftHeapTuner(sampler));
     }
 
-    private static long cycleMillis(List<GarbageCollectorMXBean> cycles) {
-        long sum = 0;
-        for (GarbageCollectorMXBean gc : cycles) {
-            sum += Math.max(0, gc.getCollectionTime());
+    /**
+     * Reads the CPU time (clock ticks) of the whole process into {@code into[0]} and of ZGC's own
+     * threads (named Z..., e.g. ZWorkerYoung#0, ZDirector) into {@code into[1]}, from
+     * {@code /proc/self/task}: the JVM offers no CPU time of its collector threads.
+     */
+    static void readTicks(long[] into) {
+        long all = 0;
+        long collector = 0;
+        try (DirectoryStream<Path> tasks = Files.newDirectoryStream(TASKS)) {
+            for (Path task : tasks) {
+                try {
+                    long ticks = ticks(Files.readString(task.resolve("stat")));
+                    all += ticks;
+                    if (Files.readString(task.resolve("comm")).startsWith("Z")) {
+                        collector += ticks;
+                    }
+                } catch (IOException | RuntimeException e) {
+                    // the thread ended meanwhile
+                }
+            }
+        } catch (IOException e) {
+            // leave the totals as read so far
         }
-        return sum;
+        into[0] = all;
+        into[1] = collector;
+    }
+
+    /** utime + stime of a {@code /proc/.../stat} line (fields 14 and 15, counted past the command's ')'). */
+    static long ticks(String stat) {
+        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).trim().split(" ");
+        return Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
     }
 
     /** Stops the sampler; the target stays where it is. */
@@ -123,7 +161,7 @@ final class SoftHeapTuner implements AutoCloseable {
         private double rateAtRaise;
         private int quietSeconds;
         private int settleSeconds;
-        private double lastBusy;
+        private double lastShare;
         private double lastRate;
 
         /** @param floor the launcher's target, never gone below; {@code ceiling} never gone above */
@@ -137,8 +175,8 @@ final class SoftHeapTuner implements AutoCloseable {
             return target;
         }
 
-        double lastBusy() {
-            return lastBusy;
+        double lastShare() {
+            return lastShare;
         }
 
         double lastRate() {
@@ -146,19 +184,19 @@ final class SoftHeapTuner implements AutoCloseable {
         }
 
         /**
-         * @param busy             share of the last second that ZGC cycles ran (may exceed 1 when
-         *                         a young and an old cycle overlap)
+         * @param share            ZGC's threads' share of the process's CPU over the last second
+         *                         (0 when the process was nearly idle)
          * @param allocatedPerSecond bytes allocated per second over the last second
          * @return the target from now on
          */
-        long sample(double busy, double allocatedPerSecond) {
-            lastBusy = busy;
+        long sample(double share, double allocatedPerSecond) {
+            lastShare = share;
             lastRate = allocatedPerSecond;
             if (settleSeconds > 0) {
                 settleSeconds--;
                 return target;
             }
-            if (busy > BUSY && target < ceiling) {
+            if (share > BUSY && target < ceiling) {
                 target = Math.min(ceiling, target * 2);
                 rateAtRaise = Math.max(rateAtRaise, allocatedPerSecond);
                 quietSeconds = 0;

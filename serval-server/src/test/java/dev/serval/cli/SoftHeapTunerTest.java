@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 class SoftHeapTunerTest {
     private static final long MB = 1 << 20;
     private static final double LIGHT = 0.02;
-    private static final double HEAVY = 0.6;
+    private static final double HEAVY = 0.23;
     private static final double RATE = 100.0 * MB;
 
     private final SoftHeapTuner.Policy policy = new SoftHeapTuner.Policy(128 * MB, 512 * MB);
@@ -91,6 +91,20 @@ class SoftHeapTunerTest {
             assertThat(policy.sample(LIGHT, RATE / 10)).isEqualTo(256 * MB);
         }
         assertThat(policy.sample(LIGHT, RATE / 10)).isEqualTo(128 * MB);
+    }
+
+    @Test
+    void readsTheCpuTicksOfAStatLine_evenWhenTheCommandHasSpaces() {
+        String stat = "4242 (ZWorker Young#0) S 1 4242 4242 0 -1 4194368 10 0 0 0 37 5 0 0 20 0 1 0 100 0 0";
+        assertThat(SoftHeapTuner.ticks(stat)).isEqualTo(42);
+    }
+
+    @Test
+    void readsThisProcesssTicks_theCollectorsAmongThem() {
+        long[] ticks = new long[2];
+        SoftHeapTuner.readTicks(ticks);
+        assertThat(ticks[0]).isPositive(); // the test JVM has used CPU
+        assertThat(ticks[1]).isBetween(0L, ticks[0]);
     }
 
     @Test
