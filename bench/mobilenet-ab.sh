@@ -2,7 +2,7 @@
 # Diagnostic A/B: Serval under two JVM option sets (or environments), MobileNetV2 over binary
 # tensors at C closed-loop clients, alternating A, B, A, B ... in one run.
 #
-#   A_OPTS="" B_OPTS="-Dserval.soft_heap_tuner=false" bench/mobilenet-ab.sh [--clients C] [--rounds N] [--seconds S]
+#   A_OPTS="" B_OPTS="-Dserval.heap_tuner=false" bench/mobilenet-ab.sh [--clients C] [--rounds N] [--seconds S]
 #   A_ENV="SERVAL_SOFT_HEAP=128m" B_ENV="SERVAL_SOFT_HEAP=512m" bench/mobilenet-ab.sh
 #
 # Each run starts Serval (./serval's flags plus SERVAL_JAVA_OPTS=A_OPTS or B_OPTS and the variables

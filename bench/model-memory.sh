@@ -25,7 +25,7 @@
 # after ready, and again 6 s after N requests (default 20) of the model's example input (one at a
 # time; the first one's time and the mean of the others are reported; 6 s: one native heap trim
 # interval has passed), and VmRSS at rest, --rest seconds after the last request (default 36: past
-# ZGC's 30 s uncommit delay; 0 skips); and the time from launch to the first 200 of
+# ZGC's uncommit delay (10 s) after serve's idle collection (5 s idle); 0 skips); and the time from launch to the first 200 of
 # /v2/health/ready, and Serval's own "loaded model ... in N ms".
 # Last, start to ready with the bundled example repository (--start-repo DIR for another), --starts N
 # times (default 5; 0 skips) with the class data sharing archive and N times without (SERVAL_CDS=0),

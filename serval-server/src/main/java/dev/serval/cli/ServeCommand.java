@@ -134,7 +134,7 @@ final class ServeCommand implements Callable<Integer> {
             store.ifPresent(TieredFeatureStore::close);
             throw e;
         }
-        Optional<SoftHeapTuner> heapTuner = SoftHeapTuner.start();
+        Optional<HeapTuner> heapTuner = HeapTuner.start();
         Duration timeout = Duration.ofSeconds(shutdownTimeoutSecs);
         CountDownLatch stopped = new CountDownLatch(1);
         // SIGTERM and SIGINT run the JVM's shutdown hooks; the JVM exits (status 143 or 130) when they end.
@@ -148,7 +148,7 @@ final class ServeCommand implements Callable<Integer> {
                     // the shutdown ended in time
                 }
             });
-            heapTuner.ifPresent(SoftHeapTuner::close);
+            heapTuner.ifPresent(HeapTuner::close);
             try {
                 // The server first: it stops taking requests and events and lets those admitted
                 // finish; only then does the store close (write-behind marks stay durable in L2).

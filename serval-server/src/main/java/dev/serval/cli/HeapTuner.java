@@ -4,6 +4,7 @@ import com.sun.management.HotSpotDiagnosticMXBean;
 import dev.serval.schedule.ServalThreads;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
+import java.lang.management.MemoryMXBean;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,31 +16,39 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Moves ZGC's soft heap target ({@code -XX:SoftMaxHeapSize}) with the load: up while the collector
- * runs most of the time, back down to where the launcher set it once the load that needed more has
- * gone.
+ * Sizes ZGC's heap to the load: raises its soft target ({@code -XX:SoftMaxHeapSize}) while the
+ * collector takes much of the CPU, lowers it back once that load has gone, and collects once when
+ * the server falls idle, so that the heap a burst of requests left behind goes back to the system.
  *
- * <p>Design note: the heap only holds requests in flight, so the launcher keeps it small (128 MB)
- * and ZGC collects early and often. That is cheap while little is in flight, but with hundreds of
- * clients holding requests open the collector ran back to back: 256 closed-loop MobileNetV2
- * clients on one core spent 22-24% of Serval's CPU in ZGC and got 128-142 answers/s, against 1-2%
- * and 197-206 answers/s with a 256 MB or 512 MB target (A/B on 2026-12-07); a fixed larger target
- * would cost that memory under every load. So a sampler looks once a second at ZGC's threads' share
- * of the process's CPU and at the allocation rate: when the collector took more than {@link #BUSY}
- * of it, the target doubles (up to half the maximum heap; {@link #SETTLE_SECONDS} apart); when the allocation rate has stayed below
- * a quarter of what it was at the last raise for {@link #QUIET_SECONDS} seconds, it halves (not
- * below the launcher's value). It never lowers while the load that needed it lasts, so it does not
- * oscillate; ZGC gives the pages back after its uncommit delay once the target is low again.
+ * <p>Design note, the soft target: the heap only holds requests in flight, so the launcher keeps it
+ * small (128 MB) and ZGC collects early and often. That is cheap while little is in flight, but
+ * with hundreds of clients holding requests open the collector ran back to back: 256 closed-loop
+ * MobileNetV2 clients on one core spent 22-24% of Serval's CPU in ZGC and got 128-142 answers/s,
+ * against 1-2% and 197-206 answers/s with a 256 MB or 512 MB target (A/B on 2026-12-07); a fixed
+ * larger target would cost that memory under every load. So a sampler looks once a second at ZGC's
+ * threads' share of the process's CPU and at the allocation rate: when the collector took more than
+ * {@link #BUSY} of it, the target doubles (up to half the maximum heap; {@link #SETTLE_SECONDS}
+ * apart); when the allocation rate has stayed below a quarter of what it was at the last raise for
+ * {@link #QUIET_SECONDS} seconds, it halves (not below the launcher's value). It never lowers while
+ * the load that needed it lasts, so it does not oscillate. The signal is CPU, not the time ZGC's
+ * cycles take: on a busy core a cycle stretches in wall time while costing little (at 256 MB its
+ * cycles ran 34-37% of the time at 1-2% of the CPU).
  *
- * The signal is CPU, not the time ZGC's cycles take: on a busy core a cycle stretches in wall time
- * while costing little (at 256 MB its cycles ran 34-37% of the time at 1-2% of the CPU).
+ * <p>Design note, the idle collection: ZGC returns only free pages, after its uncommit delay, and a
+ * server that stops getting requests stops allocating, so nothing starts the collection that would
+ * free them: 20 JSON answers of the 200 MB encoder left the heap at about 150 MB in use, and the
+ * process 60 MB over its target, for as long as it stayed idle (G1 has a periodic collection for
+ * this, JEP 346; ZGC's proactive rule waits for the heap to grow). So after {@link #IDLE_SECONDS}
+ * seconds below {@link #IDLE_TICKS_PER_SECOND} of CPU with more than {@link #IDLE_COLLECT_ABOVE}
+ * bytes of heap in use, it asks for one collection ({@code System.gc()}, concurrent under ZGC), and
+ * no other until the server has been busy again.
  *
  * <p>Only on Linux (the threads' CPU comes from {@code /proc/self/task}), for ZGC with a writable
- * SoftMaxHeapSize below half the maximum heap, and unless
- * {@code -Dserval.soft_heap_tuner=false}; otherwise nothing is started. {@link Policy} holds the decisions (tested without a JVM to tune).
+ * SoftMaxHeapSize below half the maximum heap, and unless {@code -Dserval.heap_tuner=false};
+ * otherwise nothing is started. {@link Policy} holds the decisions (tested without a JVM to tune).
  */
-final class SoftHeapTuner implements AutoCloseable {
-    private static final Logger log = LoggerFactory.getLogger(SoftHeapTuner.class);
+final class HeapTuner implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(HeapTuner.class);
     private static final String FLAG = "SoftMaxHeapSize";
     /** ZGC's share of the process's CPU above which the target is raised. */
     static final double BUSY = 0.10;
@@ -52,18 +61,24 @@ final class SoftHeapTuner implements AutoCloseable {
      * 512 MB in two seconds where 256 MB was enough).
      */
     static final int SETTLE_SECONDS = 5;
+    /** Seconds below {@link #IDLE_TICKS_PER_SECOND} of CPU after which the server counts as idle. */
+    static final int IDLE_SECONDS = 5;
+    /** Process CPU per second (clock ticks) under which a second counts as idle: 3% of a core. */
+    static final long IDLE_TICKS_PER_SECOND = 3;
+    /** Heap in use above which an idle server collects (the floor's live set is about 28 MB). */
+    static final long IDLE_COLLECT_ABOVE = 40L << 20;
     /** Seconds the allocation rate must stay low before the target is lowered one step. */
     static final int QUIET_SECONDS = 60;
 
     private final ScheduledExecutorService sampler;
 
-    private SoftHeapTuner(ScheduledExecutorService sampler) {
+    private HeapTuner(ScheduledExecutorService sampler) {
         this.sampler = sampler;
     }
 
     /** Starts tuning this JVM's soft heap target, when it uses ZGC and the target can be tuned. */
-    static Optional<SoftHeapTuner> start() {
-        if (!Boolean.parseBoolean(System.getProperty("serval.soft_heap_tuner", "true")) || !Files.isDirectory(TASKS)) {
+    static Optional<HeapTuner> start() {
+        if (!Boolean.parseBoolean(System.getProperty("serval.heap_tuner", "true")) || !Files.isDirectory(TASKS)) {
             return Optional.empty();
         }
         HotSpotDiagnosticMXBean hotspot = ManagementFactory.getPlatformMXBean(HotSpotDiagnosticMXBean.class);
@@ -82,6 +97,7 @@ final class SoftHeapTuner implements AutoCloseable {
             return Optional.empty();
         }
         com.sun.management.ThreadMXBean threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+        MemoryMXBean heap = ManagementFactory.getMemoryMXBean();
         Policy policy = new Policy(floor, ceiling);
         ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor(
                 ServalThreads.platform("serval-soft-heap"));
@@ -100,7 +116,13 @@ final class SoftHeapTuner implements AutoCloseable {
             double share = processTicks >= MIN_BUSY_TICKS_PER_SECOND * seconds ? (now[1] - last[1]) / (double) processTicks : 0;
             long before = policy.target();
             long after = policy.sample(share, (now[2] - last[2]) / seconds);
+            boolean idle = policy.idle(processTicks / seconds, heap.getHeapMemoryUsage().getUsed());
             System.arraycopy(now, 0, last, 0, now.length);
+            if (idle) {
+                long used = heap.getHeapMemoryUsage().getUsed();
+                System.gc();
+                log.debug("idle: collected the heap, {} MB -> {} MB in use", used >> 20, heap.getHeapMemoryUsage().getUsed() >> 20);
+            }
             if (after != before) {
                 hotspot.setVMOption(FLAG, Long.toString(after));
                 log.info("ZGC soft heap target {} MB -> {} MB (the collector took {}% of the last second's CPU; {} MB/s allocated)",
@@ -109,7 +131,7 @@ final class SoftHeapTuner implements AutoCloseable {
             }
         }, 1, 1, TimeUnit.SECONDS);
         log.debug("tuning ZGC's soft heap target between {} MB and {} MB", floor >> 20, ceiling >> 20);
-        return Optional.of(new SoftHeapTuner(sampler));
+        return Optional.of(new HeapTuner(sampler));
     }
 
     /**
@@ -163,6 +185,8 @@ final class SoftHeapTuner implements AutoCloseable {
         private int settleSeconds;
         private double lastShare;
         private double lastRate;
+        private int idleSeconds;
+        private boolean collectedWhileIdle;
 
         /** @param floor the launcher's target, never gone below; {@code ceiling} never gone above */
         Policy(long floor, long ceiling) {
@@ -181,6 +205,25 @@ final class SoftHeapTuner implements AutoCloseable {
 
         double lastRate() {
             return lastRate;
+        }
+
+        /**
+         * Whether to collect now: true once per idle spell (see the class notes).
+         *
+         * @param ticksPerSecond the process's CPU over the last second, in clock ticks
+         * @param heapUsed       bytes of heap in use now
+         */
+        boolean idle(double ticksPerSecond, long heapUsed) {
+            if (ticksPerSecond >= IDLE_TICKS_PER_SECOND) {
+                idleSeconds = 0;
+                collectedWhileIdle = false;
+                return false;
+            }
+            if (++idleSeconds < IDLE_SECONDS || collectedWhileIdle || heapUsed <= IDLE_COLLECT_ABOVE) {
+                return false;
+            }
+            collectedWhileIdle = true;
+            return true;
         }
 
         /**

@@ -7,13 +7,13 @@ import java.lang.management.ManagementFactory;
 import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
-class SoftHeapTunerTest {
+class HeapTunerTest {
     private static final long MB = 1 << 20;
     private static final double LIGHT = 0.02;
     private static final double HEAVY = 0.23;
     private static final double RATE = 100.0 * MB;
 
-    private final SoftHeapTuner.Policy policy = new SoftHeapTuner.Policy(128 * MB, 512 * MB);
+    private final HeapTuner.Policy policy = new HeapTuner.Policy(128 * MB, 512 * MB);
 
     @Test
     void staysAtTheFloorWhileCollectionsAreCheap() {
@@ -25,11 +25,11 @@ class SoftHeapTunerTest {
     @Test
     void doublesWhileCollectionsRunMostOfTheTime_givingEachStepTimeToWork_upToTheCeiling() {
         assertThat(policy.sample(HEAVY, RATE)).isEqualTo(256 * MB);
-        for (int second = 0; second < SoftHeapTuner.SETTLE_SECONDS; second++) {
+        for (int second = 0; second < HeapTuner.SETTLE_SECONDS; second++) {
             assertThat(policy.sample(HEAVY, RATE)).isEqualTo(256 * MB);
         }
         assertThat(policy.sample(HEAVY, RATE)).isEqualTo(512 * MB);
-        for (int second = 0; second < 3 * SoftHeapTuner.SETTLE_SECONDS; second++) {
+        for (int second = 0; second < 3 * HeapTuner.SETTLE_SECONDS; second++) {
             assertThat(policy.sample(HEAVY, RATE)).isEqualTo(512 * MB);
         }
     }
@@ -37,7 +37,7 @@ class SoftHeapTunerTest {
     /** Raises the target to 512 MB (two steps, each past its settling time). */
     private void raiseTwice() {
         policy.sample(HEAVY, RATE);
-        for (int second = 0; second < SoftHeapTuner.SETTLE_SECONDS; second++) {
+        for (int second = 0; second < HeapTuner.SETTLE_SECONDS; second++) {
             policy.sample(HEAVY, RATE);
         }
         assertThat(policy.sample(HEAVY, RATE)).isEqualTo(512 * MB);
@@ -46,7 +46,7 @@ class SoftHeapTunerTest {
     @Test
     void neverLowersWhileTheLoadThatNeededItLasts() {
         policy.sample(HEAVY, RATE);
-        for (int second = 0; second < SoftHeapTuner.SETTLE_SECONDS; second++) {
+        for (int second = 0; second < HeapTuner.SETTLE_SECONDS; second++) {
             policy.sample(LIGHT, RATE);
         }
         for (int second = 0; second < 600; second++) {
@@ -57,22 +57,22 @@ class SoftHeapTunerTest {
     @Test
     void lowersOneStepAfterAQuietMinute_andBackToTheFloor() {
         raiseTwice();
-        for (int second = 0; second < SoftHeapTuner.SETTLE_SECONDS; second++) {
+        for (int second = 0; second < HeapTuner.SETTLE_SECONDS; second++) {
             policy.sample(LIGHT, RATE / 10);
         }
         long target = 0;
-        for (int second = 1; second <= SoftHeapTuner.QUIET_SECONDS; second++) {
+        for (int second = 1; second <= HeapTuner.QUIET_SECONDS; second++) {
             target = policy.sample(LIGHT, RATE / 10);
-            if (second < SoftHeapTuner.QUIET_SECONDS) {
+            if (second < HeapTuner.QUIET_SECONDS) {
                 assertThat(target).isEqualTo(512 * MB);
             }
         }
         assertThat(target).isEqualTo(256 * MB);
-        for (int second = 1; second <= SoftHeapTuner.QUIET_SECONDS; second++) {
+        for (int second = 1; second <= HeapTuner.QUIET_SECONDS; second++) {
             target = policy.sample(LIGHT, RATE / 10);
         }
         assertThat(target).isEqualTo(128 * MB);
-        for (int second = 1; second <= 3 * SoftHeapTuner.QUIET_SECONDS; second++) {
+        for (int second = 1; second <= 3 * HeapTuner.QUIET_SECONDS; second++) {
             assertThat(policy.sample(LIGHT, 0)).isEqualTo(128 * MB);
         }
     }
@@ -80,29 +80,56 @@ class SoftHeapTunerTest {
     @Test
     void aBusySecondRestartsTheQuietCount() {
         policy.sample(HEAVY, RATE);
-        for (int second = 0; second < SoftHeapTuner.SETTLE_SECONDS; second++) {
+        for (int second = 0; second < HeapTuner.SETTLE_SECONDS; second++) {
             policy.sample(LIGHT, RATE / 10);
         }
-        for (int second = 1; second < SoftHeapTuner.QUIET_SECONDS; second++) {
+        for (int second = 1; second < HeapTuner.QUIET_SECONDS; second++) {
             policy.sample(LIGHT, RATE / 10);
         }
         policy.sample(LIGHT, RATE); // the load is back for a second
-        for (int second = 1; second < SoftHeapTuner.QUIET_SECONDS; second++) {
+        for (int second = 1; second < HeapTuner.QUIET_SECONDS; second++) {
             assertThat(policy.sample(LIGHT, RATE / 10)).isEqualTo(256 * MB);
         }
         assertThat(policy.sample(LIGHT, RATE / 10)).isEqualTo(128 * MB);
     }
 
     @Test
+    void collectsOnceWhenTheServerFallsIdleWithHeapInUse() {
+        long full = 150 * MB;
+        for (int second = 1; second < HeapTuner.IDLE_SECONDS; second++) {
+            assertThat(policy.idle(0, full)).isFalse();
+        }
+        assertThat(policy.idle(0, full)).isTrue();
+        for (int second = 0; second < 100; second++) {
+            assertThat(policy.idle(0, full)).isFalse(); // once per idle spell
+        }
+        assertThat(policy.idle(80, full)).isFalse(); // busy again
+        for (int second = 1; second < HeapTuner.IDLE_SECONDS; second++) {
+            assertThat(policy.idle(1, full)).isFalse();
+        }
+        assertThat(policy.idle(1, full)).isTrue();
+    }
+
+    @Test
+    void neverCollectsWhileBusy_norAnIdleHeapThatHoldsLittle() {
+        for (int second = 0; second < 100; second++) {
+            assertThat(policy.idle(HeapTuner.IDLE_TICKS_PER_SECOND, 500 * MB)).isFalse();
+        }
+        for (int second = 0; second < 100; second++) {
+            assertThat(policy.idle(0, HeapTuner.IDLE_COLLECT_ABOVE)).isFalse();
+        }
+    }
+
+    @Test
     void readsTheCpuTicksOfAStatLine_evenWhenTheCommandHasSpaces() {
         String stat = "4242 (ZWorker Young#0) S 1 4242 4242 0 -1 4194368 10 0 0 0 37 5 0 0 20 0 1 0 100 0 0";
-        assertThat(SoftHeapTuner.ticks(stat)).isEqualTo(42);
+        assertThat(HeapTuner.ticks(stat)).isEqualTo(42);
     }
 
     @Test
     void readsThisProcesssTicks_theCollectorsAmongThem() {
         long[] ticks = new long[2];
-        SoftHeapTuner.readTicks(ticks);
+        HeapTuner.readTicks(ticks);
         assertThat(ticks[0]).isPositive(); // the test JVM has used CPU
         assertThat(ticks[1]).isBetween(0L, ticks[0]);
     }
@@ -113,10 +140,10 @@ class SoftHeapTunerTest {
         String before = hotspot.getVMOption("SoftMaxHeapSize").getValue();
         try {
             hotspot.setVMOption("SoftMaxHeapSize", Long.toString(Runtime.getRuntime().maxMemory()));
-            assertThat(SoftHeapTuner.start()).isEmpty();
+            assertThat(HeapTuner.start()).isEmpty();
 
             hotspot.setVMOption("SoftMaxHeapSize", Long.toString(64 * MB));
-            Optional<SoftHeapTuner> tuner = SoftHeapTuner.start();
+            Optional<HeapTuner> tuner = HeapTuner.start();
             assertThat(tuner).isPresent(); // the tests run on ZGC (the surefire argLine)
             tuner.get().close();
         } finally {
