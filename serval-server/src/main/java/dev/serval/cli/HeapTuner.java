@@ -55,6 +55,7 @@ final class HeapTuner implements AutoCloseable {
     /** Process CPU per second (clock ticks, 1/100 s) below which the collector's share is not judged. */
     static final long MIN_BUSY_TICKS_PER_SECOND = 25;
     private static final Path TASKS = Path.of("/proc/self/task");
+    private static final Path PROCESS = Path.of("/proc/self/stat");
     /**
      * Seconds after a raise before another: the cycles under way were planned with the old target,
      * and one second after a raise they still run (measured: without the wait it went 128 -> 256 ->
@@ -100,34 +101,45 @@ final class HeapTuner implements AutoCloseable {
         MemoryMXBean heap = ManagementFactory.getMemoryMXBean();
         Policy policy = new Policy(floor, ceiling);
         ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor(
-                ServalThreads.platform("serval-soft-heap"));
+                ServalThreads.platform("serval-heap-tuner"));
         long[] last = new long[4];
         readTicks(last);
         last[2] = threads.getTotalThreadAllocatedBytes();
         last[3] = System.nanoTime();
         long[] now = new long[4];
+        boolean[] failed = {false};
         sampler.scheduleAtFixedRate(() -> {
-            readTicks(now);
-            now[2] = threads.getTotalThreadAllocatedBytes();
-            now[3] = System.nanoTime();
-            long processTicks = now[0] - last[0];
-            double seconds = (now[3] - last[3]) / 1e9;
-            // A collector busy beside an idle server costs nothing: only a busy process counts.
-            double share = processTicks >= MIN_BUSY_TICKS_PER_SECOND * seconds ? (now[1] - last[1]) / (double) processTicks : 0;
-            long before = policy.target();
-            long after = policy.sample(share, (now[2] - last[2]) / seconds);
-            boolean idle = policy.idle(processTicks / seconds, heap.getHeapMemoryUsage().getUsed());
-            System.arraycopy(now, 0, last, 0, now.length);
-            if (idle) {
-                long used = heap.getHeapMemoryUsage().getUsed();
-                System.gc();
-                log.debug("idle: collected the heap, {} MB -> {} MB in use", used >> 20, heap.getHeapMemoryUsage().getUsed() >> 20);
-            }
-            if (after != before) {
-                hotspot.setVMOption(FLAG, Long.toString(after));
-                log.info("ZGC soft heap target {} MB -> {} MB (the collector took {}% of the last second's CPU; {} MB/s allocated)",
-                        before >> 20, after >> 20, Math.round(100 * policy.lastShare()),
-                        Math.round(policy.lastRate() / (1 << 20)));
+            try {
+                readTicks(now);
+                now[2] = threads.getTotalThreadAllocatedBytes();
+                now[3] = System.nanoTime();
+                long processTicks = Math.max(0, now[0] - last[0]);
+                double seconds = (now[3] - last[3]) / 1e9;
+                // A collector busy beside an idle server costs nothing: only a busy process counts.
+                double share = processTicks >= MIN_BUSY_TICKS_PER_SECOND * seconds
+                        ? Math.max(0, now[1] - last[1]) / (double) processTicks : 0;
+                long before = policy.target();
+                long after = policy.sample(share, Math.max(0, now[2] - last[2]) / seconds);
+                boolean idle = policy.idle(processTicks / seconds, heap.getHeapMemoryUsage().getUsed());
+                System.arraycopy(now, 0, last, 0, now.length);
+                if (idle) {
+                    long used = heap.getHeapMemoryUsage().getUsed();
+                    System.gc();
+                    log.debug("idle: collected the heap, {} MB -> {} MB in use", used >> 20,
+                            heap.getHeapMemoryUsage().getUsed() >> 20);
+                }
+                if (after != before) {
+                    hotspot.setVMOption(FLAG, Long.toString(after));
+                    log.info("ZGC soft heap target {} MB -> {} MB (the collector took {}% of the last second's CPU; "
+                            + "{} MB/s allocated)", before >> 20, after >> 20, Math.round(100 * policy.lastShare()),
+                            Math.round(policy.lastRate() / (1 << 20)));
+                }
+            } catch (RuntimeException e) {
+                // A periodic task that throws is never run again: say so once and keep sampling.
+                if (!failed[0]) {
+                    failed[0] = true;
+                    log.warn("the heap tuner could not sample or set the soft heap target", e);
+                }
             }
         }, 1, 1, TimeUnit.SECONDS);
         log.debug("tuning ZGC's soft heap target between {} MB and {} MB", floor >> 20, ceiling >> 20);
@@ -135,29 +147,31 @@ final class HeapTuner implements AutoCloseable {
     }
 
     /**
-     * Reads the CPU time (clock ticks) of the whole process into {@code into[0]} and of ZGC's own
-     * threads (named Z..., e.g. ZWorkerYoung#0, ZDirector) into {@code into[1]}, from
-     * {@code /proc/self/task}: the JVM offers no CPU time of its collector threads.
+     * Reads the CPU time (clock ticks) of the whole process ({@code /proc/self/stat}, ended threads
+     * included) into {@code into[0]} and of ZGC's own threads (named Z..., e.g. ZWorkerYoung#0,
+     * ZDirector; {@code /proc/self/task}) into {@code into[1]}: the JVM offers no CPU time of its
+     * collector threads.
      */
     static void readTicks(long[] into) {
-        long all = 0;
         long collector = 0;
         try (DirectoryStream<Path> tasks = Files.newDirectoryStream(TASKS)) {
             for (Path task : tasks) {
                 try {
-                    long ticks = ticks(Files.readString(task.resolve("stat")));
-                    all += ticks;
                     if (Files.readString(task.resolve("comm")).startsWith("Z")) {
-                        collector += ticks;
+                        collector += ticks(Files.readString(task.resolve("stat")));
                     }
                 } catch (IOException | RuntimeException e) {
                     // the thread ended meanwhile
                 }
             }
         } catch (IOException e) {
-            // leave the totals as read so far
+            // leave the total as read so far
         }
-        into[0] = all;
+        try {
+            into[0] = ticks(Files.readString(PROCESS));
+        } catch (IOException e) {
+            into[0] = 0;
+        }
         into[1] = collector;
     }
 
