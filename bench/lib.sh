@@ -480,3 +480,22 @@ begin_run() {
   { machine_info; code_info; } > "$RUN/machine.txt"
   start_load_monitor "$RUN/load.log"
 }
+
+# mobilenet_setup: what the MobileNetV2 load scripts share: the model present, the tools, the JDK,
+# the jars built, the request bodies made, and REPO, a repository of MobileNetV2 that batches.
+# max_queue_size 4096: every one of 2,000 closed-loop clients can wait in the queue (a queue that
+# refused them would measure admission control, not batching); twice that leaves room for clients
+# that reconnect. The delay stays at its default (500 us): on one core a batch forms while the
+# previous one runs, so waiting longer could only add latency.
+mobilenet_setup() {
+  [ -f "$MOBILENET" ] || die "the MobileNetV2 benchmark model is missing; make it with /usr/bin/python3 examples/python/export_models.py --bench"
+  need taskset curl python3
+  find_jdk
+  limit_jvm_flags
+  ensure_built
+  "$BENCH/make-bodies.py"
+  REPO="$WORK/repo-mobilenet-batching"
+  model_repo "$REPO" mobilenet_v2 "$MOBILENET" "max_batch_size: 32
+dynamic_batching:
+  max_queue_size: 4096"
+}

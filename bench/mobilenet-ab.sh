@@ -23,16 +23,7 @@ while [ $# -gt 0 ]; do
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
-[ -f "$MOBILENET" ] || die "the MobileNetV2 benchmark model is missing; make it with /usr/bin/python3 examples/python/export_models.py --bench"
-need taskset curl python3
-find_jdk
-limit_jvm_flags
-ensure_built
-"$BENCH/make-bodies.py"
-REPO="$WORK/repo-mobilenet-batching"
-model_repo "$REPO" mobilenet_v2 "$MOBILENET" "max_batch_size: 32
-dynamic_batching:
-  max_queue_size: 4096"
+mobilenet_setup
 body_args "$WORK/mobilenet_b1.bin"
 begin_run mobilenet-ab
 echo "A: SERVAL_JAVA_OPTS=${A_OPTS:-} ${A_ENV:-}; B: SERVAL_JAVA_OPTS=${B_OPTS:-} ${B_ENV:-}; $CLIENTS clients" >> "$RUN/machine.txt"
