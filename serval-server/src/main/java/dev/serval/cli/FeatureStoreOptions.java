@@ -6,12 +6,15 @@ import dev.serval.features.RemoteTier;
 import dev.serval.features.TieredFeatureStore;
 import dev.serval.features.remote.PostgresTier;
 import dev.serval.features.remote.RedisTier;
+import java.io.IOException;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.function.Supplier;
 import picocli.CommandLine.Option;
 
 /**
@@ -137,7 +140,7 @@ final class FeatureStoreOptions {
         FeatureStoreConfig.Builder builder = FeatureStoreConfig.builder()
                 .l1(m == Mode.TIERED)
                 .l1MaxEntities(l1Size)
-                .l2Path(m == Mode.TIERED ? (dir != null ? dir : home.resolve(DEFAULT_DIR)) : null)
+                .l2Path(m == Mode.TIERED ? l2Dir(home) : null)
                 .remoteTimeouts(Duration.ofMillis(readTimeoutMs), Duration.ofMillis(writeTimeoutMs));
         return Optional.of(builder);
     }
@@ -151,20 +154,51 @@ final class FeatureStoreOptions {
      * @throws IllegalStateException    when L2 cannot be opened (the message names --features-dir)
      */
     Optional<TieredFeatureStore> open(Path home) {
+        return opener(home).map(Supplier::get);
+    }
+
+    private Path l2Dir(Path home) {
+        return dir != null ? dir : home.resolve(DEFAULT_DIR);
+    }
+
+    /**
+     * Validates the flags now, and that the L2 directory can be created and written, and returns
+     * what opens the store they describe (each call opens a new one), or none for
+     * {@code --features-mode none}; the opener throws as {@link #open} does.
+     *
+     * @throws IllegalArgumentException for a wrong flag (named with its value)
+     * @throws IllegalStateException    when the L2 directory cannot be created or written
+     */
+    Optional<Supplier<TieredFeatureStore>> opener(Path home) {
         Optional<FeatureStoreConfig.Builder> builder = config(home);
         if (builder.isEmpty()) {
             return Optional.empty();
         }
-        RemoteTier remote = redis != null ? new RedisTier(RedisTier.Config.of(redis))
-                : postgres != null ? new PostgresTier(PostgresTier.Config.of(postgresUrl()))
-                : null;
-        FeatureStoreConfig config = builder.get().remote(remote).build();
-        try {
-            return Optional.of(TieredFeatureStore.open(config)); // closes the remote tier if it fails
-        } catch (FeatureStoreException e) {
-            throw new IllegalStateException(config.l2Path() == null ? "cannot open the feature store: " + e.getMessage()
-                    : "--features-dir " + config.l2Path() + ": " + e.getMessage(), e);
+        if (Mode.parse(mode) == Mode.TIERED) {
+            Path l2 = l2Dir(home);
+            try {
+                Files.createDirectories(l2);
+            } catch (IOException | RuntimeException e) {
+                throw new IllegalStateException("--features-dir " + l2 + ": the L2 (RocksDB) directory " + l2
+                        + " cannot be created: " + e.getMessage(), e);
+            }
+            if (!Files.isWritable(l2)) {
+                throw new IllegalStateException("--features-dir " + l2 + ": the L2 (RocksDB) directory " + l2
+                        + " is not writable");
+            }
         }
+        return Optional.of(() -> {
+            RemoteTier remote = redis != null ? new RedisTier(RedisTier.Config.of(redis))
+                    : postgres != null ? new PostgresTier(PostgresTier.Config.of(postgresUrl()))
+                    : null;
+            FeatureStoreConfig config = builder.get().remote(remote).build();
+            try {
+                return TieredFeatureStore.open(config); // closes the remote tier if it fails
+            } catch (FeatureStoreException e) {
+                throw new IllegalStateException(config.l2Path() == null ? "cannot open the feature store: " + e.getMessage()
+                        : "--features-dir " + config.l2Path() + ": " + e.getMessage(), e);
+            }
+        });
     }
 
     /** The one line that says what the store is made of, for the start-up log. */

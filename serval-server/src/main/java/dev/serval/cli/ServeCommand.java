@@ -1,17 +1,23 @@
 package dev.serval.cli;
 
+import dev.serval.features.FeatureStore;
 import dev.serval.features.TieredFeatureStore;
+import dev.serval.model.InvalidConfigException;
+import dev.serval.model.ModelConfig;
 import dev.serval.model.ModelControl;
 import dev.serval.runtime.onnx.OnnxBackend;
+import dev.serval.server.LazyFeatureStore;
 import dev.serval.server.ServalServer;
 import dev.serval.server.ServerOptions;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Optional;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -121,9 +127,12 @@ final class ServeCommand implements Callable<Integer> {
                 blankToEmpty(inferenceToken), blankToEmpty(adminToken),
                 Optional.ofNullable(tlsCertificate), Optional.ofNullable(tlsKey), strictReadiness, allowSpinning,
                 modelControl());
-        Optional<TieredFeatureStore> store = features.open(home());
+        Optional<FeatureStore> store = features.opener(home())
+                .map(opener -> pipelinesIn(repository) ? opener.get() : new LazyFeatureStore(opener));
         store.ifPresentOrElse(
-                s -> log.info("feature store: {}", features.describe(s.config())),
+                s -> log.info("feature store: {}", s instanceof TieredFeatureStore tiered
+                        ? features.describe(tiered.config())
+                        : "opened on first use (no model in the repository looks features up)"),
                 () -> log.info("no feature store (--features-mode none): models whose pipelines look features up "
                         + "will not load, and POST /v2/events answers 501"));
         ServalServer server;
@@ -131,7 +140,7 @@ final class ServeCommand implements Callable<Integer> {
             server = store.isPresent() ? ServalServer.start(options, new OnnxBackend(), store.get())
                     : ServalServer.start(options);
         } catch (RuntimeException e) {
-            store.ifPresent(TieredFeatureStore::close);
+            store.ifPresent(FeatureStore::close);
             throw e;
         }
         Optional<HeapTuner> heapTuner = HeapTuner.start();
@@ -167,6 +176,27 @@ final class ServeCommand implements Callable<Integer> {
         }, "serval-shutdown"));
         stopped.await();
         return 0;
+    }
+
+    /**
+     * Whether a model in the repository has a pipeline (which looks features up): then the feature
+     * store opens at start, so that a store that cannot open stops the start; otherwise it opens on
+     * first use ({@link LazyFeatureStore}). A config that cannot be read counts as one.
+     */
+    private static final List<String> CONFIG_FILES = List.of("config.yaml", "config.yml", "config.json");
+
+    static boolean pipelinesIn(Path repository) {
+        try (Stream<Path> models = Files.list(repository)) {
+            return models.flatMap(model -> CONFIG_FILES.stream().map(model::resolve)).filter(Files::isRegularFile).anyMatch(config -> {
+                try {
+                    return ModelConfig.read(config).pipeline().isPresent();
+                } catch (InvalidConfigException | RuntimeException e) {
+                    return true;
+                }
+            });
+        } catch (IOException e) {
+            return true;
+        }
     }
 
     /** The --model-control-mode, --repository-poll-secs and --load-model flags, validated. */

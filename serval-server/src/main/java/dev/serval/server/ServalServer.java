@@ -115,7 +115,7 @@ public final class ServalServer implements AutoCloseable {
      * <p>The caller owns the store: the server uses it from here until {@link #shutdown} returns, and
      * never closes it. Close the store after the server: the shutdown lets admitted requests and
      * event batches finish first, so none is cut off by the store closing under it. A
-     * {@link TieredFeatureStore}'s counters are published on {@code /metrics} as
+     * {@link TieredFeatureStore}'s (or {@link LazyFeatureStore}'s) counters are published on {@code /metrics} as
      * {@code serval_feature_*} ({@link FeatureStoreMetrics}).
      */
     public static ServalServer start(ServerOptions options, ModelRuntime runtime, FeatureStore features) {
@@ -127,8 +127,13 @@ public final class ServalServer implements AutoCloseable {
         ModelRepository repository = new ModelRepository(options.modelRepository());
         ServalMetrics metrics = ServalMetrics.create();
         // Only the tiered store keeps counters; another FeatureStore (a test double) has no metrics.
-        features.filter(TieredFeatureStore.class::isInstance).map(TieredFeatureStore.class::cast)
-                .ifPresent(store -> FeatureStoreMetrics.register(metrics, store::stats));
+        features.ifPresent(store -> {
+            if (store instanceof TieredFeatureStore tiered) {
+                FeatureStoreMetrics.register(metrics, tiered::stats);
+            } else if (store instanceof LazyFeatureStore lazy) {
+                FeatureStoreMetrics.register(metrics, lazy::stats);
+            }
+        });
         ModelRegistry registry;
         try {
             registry = ModelRegistry.start(repository, runtime,
