@@ -228,13 +228,14 @@ public final class ModelScheduler implements AutoCloseable {
         metrics.batch(batch.size(), rows);
         RunControl control = null;
         ScheduledFuture<?> stop = null;
-        if (deadline != Job.NO_DEADLINE) {
-            control = new RunControl();
-            stop = timer.schedule(control::cancel, Math.max(0, deadline - started), TimeUnit.NANOSECONDS);
-        }
         List<Tensor> stacked = null;
         boolean holdsSlot = true;
         try {
+            if (deadline != Job.NO_DEADLINE) {
+                // Inside the try: a timer that refuses (shut down) fails the batch and frees the slot.
+                control = new RunControl();
+                stop = timer.schedule(control::cancel, Math.max(0, deadline - started), TimeUnit.NANOSECONDS);
+            }
             Job first = batch.get(0);
             List<Tensor> inputs = first.inputs;
             if (batch.size() > 1) {

@@ -158,6 +158,19 @@ class InlineRunsTest {
     }
 
     @Test
+    void aRunWhoseDeadlineTimerRefusesFailsItsRequest_andFreesTheSlotForTheNext() throws Exception {
+        ModelScheduler scheduler = scheduler(1, 8, LIMIT);
+        result(submit(scheduler, 1));
+        timer.shutdownNow(); // as during a shutdown: scheduling the run's deadline is refused
+
+        Job refused = scheduler.submit(null, List.of(FakeSession.rows(100, 1)), Y_S, 1, 0, ticker.now() + HOUR);
+
+        assertThat(refused.result()).isCompletedExceptionally();
+        result(submit(scheduler, 200)); // no deadline: it runs, so the slot was given back
+        assertThat(ranOn(200)).isSameAs(Thread.currentThread());
+    }
+
+    @Test
     void anInlineRequestPastItsDeadlineIsNeverRun() throws Exception {
         ModelScheduler scheduler = scheduler(1, 8, LIMIT);
         result(submit(scheduler, 1));
