@@ -5,6 +5,7 @@ import dev.serval.features.TieredFeatureStore;
 import dev.serval.model.InvalidConfigException;
 import dev.serval.model.ModelConfig;
 import dev.serval.model.ModelControl;
+import dev.serval.model.ModelRepository;
 import dev.serval.runtime.onnx.OnnxBackend;
 import dev.serval.server.LazyFeatureStore;
 import dev.serval.server.ServalServer;
@@ -17,7 +18,6 @@ import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
-import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import picocli.CommandLine.Command;
@@ -183,18 +183,18 @@ final class ServeCommand implements Callable<Integer> {
      * store opens at start, so that a store that cannot open stops the start; otherwise it opens on
      * first use ({@link LazyFeatureStore}). A config that cannot be read counts as one.
      */
-    private static final List<String> CONFIG_FILES = List.of("config.yaml", "config.yml", "config.json");
-
     static boolean pipelinesIn(Path repository) {
-        try (Stream<Path> models = Files.list(repository)) {
-            return models.flatMap(model -> CONFIG_FILES.stream().map(model::resolve)).filter(Files::isRegularFile).anyMatch(config -> {
-                try {
-                    return ModelConfig.read(config).pipeline().isPresent();
-                } catch (InvalidConfigException | RuntimeException e) {
-                    return true;
-                }
-            });
-        } catch (IOException e) {
+        try {
+            return new ModelRepository(repository).scan().stream()
+                    .flatMap(source -> source.configFile().stream())
+                    .anyMatch(config -> {
+                        try {
+                            return ModelConfig.read(config).pipeline().isPresent();
+                        } catch (InvalidConfigException | RuntimeException e) {
+                            return true;
+                        }
+                    });
+        } catch (IOException | RuntimeException e) {
             return true;
         }
     }
