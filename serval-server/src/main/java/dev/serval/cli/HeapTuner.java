@@ -118,8 +118,9 @@ final class HeapTuner implements AutoCloseable {
                 // A collector busy beside an idle server costs nothing: only a busy process counts.
                 double share = processTicks >= MIN_BUSY_TICKS_PER_SECOND * seconds
                         ? Math.max(0, now[1] - last[1]) / (double) processTicks : 0;
+                double allocatedPerSecond = Math.max(0, now[2] - last[2]) / seconds;
                 long before = policy.target();
-                long after = policy.sample(share, Math.max(0, now[2] - last[2]) / seconds);
+                long after = policy.sample(share, allocatedPerSecond);
                 boolean idle = policy.idle(processTicks / seconds, heap.getHeapMemoryUsage().getUsed());
                 System.arraycopy(now, 0, last, 0, now.length);
                 if (idle) {
@@ -131,8 +132,8 @@ final class HeapTuner implements AutoCloseable {
                 if (after != before) {
                     hotspot.setVMOption(FLAG, Long.toString(after));
                     log.info("ZGC soft heap target {} MB -> {} MB (the collector took {}% of the last second's CPU; "
-                            + "{} MB/s allocated)", before >> 20, after >> 20, Math.round(100 * policy.lastShare()),
-                            Math.round(policy.lastRate() / (1 << 20)));
+                            + "{} MB/s allocated)", before >> 20, after >> 20, Math.round(100 * share),
+                            Math.round(allocatedPerSecond / (1 << 20)));
                 }
             } catch (RuntimeException e) {
                 // A periodic task that throws is never run again: say so once and keep sampling.
@@ -197,8 +198,6 @@ final class HeapTuner implements AutoCloseable {
         private double rateAtRaise;
         private int quietSeconds;
         private int settleSeconds;
-        private double lastShare;
-        private double lastRate;
         private int idleSeconds;
         private boolean collectedWhileIdle;
 
@@ -211,14 +210,6 @@ final class HeapTuner implements AutoCloseable {
 
         long target() {
             return target;
-        }
-
-        double lastShare() {
-            return lastShare;
-        }
-
-        double lastRate() {
-            return lastRate;
         }
 
         /**
@@ -247,8 +238,6 @@ final class HeapTuner implements AutoCloseable {
          * @return the target from now on
          */
         long sample(double share, double allocatedPerSecond) {
-            lastShare = share;
-            lastRate = allocatedPerSecond;
             if (settleSeconds > 0) {
                 settleSeconds--;
                 return target;
