@@ -124,7 +124,7 @@ measure() {
 # --seconds/--requests), not recorded, before a scenario's rounds; every system gets the same. The
 # per-measurement --warmup-seconds is too short for the JVM: under load on its one core, C2 kept
 # compiling for about a minute after a start, and a fresh Serval answered MobileNetV2 at 10 clients
-# 166/s in its first 8 s against 215-224/s from 40 s on (bench/work/results/warm-curve-*, 2026-12-07).
+# 166/s in its first 8 s against 215-224/s from 40 s on (bench/warm-up-curve.sh, 2026-12-07).
 warm_up() {
   local pid=$1; shift
   [ "${SERVER_WARM:-0}" != 0 ] || return 0
