@@ -89,6 +89,14 @@ public final class LoadGenerator implements Callable<Integer> {
     @Option(names = "--quiet", description = "No progress lines on stderr.")
     boolean quiet;
 
+    @Option(names = "--slow-log", paramLabel = "FILE",
+            description = "Write the measured requests slower than --slow-ms here, with the wall-clock time each was due.")
+    Path slowLog;
+
+    @Option(names = "--slow-ms", paramLabel = "MS", defaultValue = "20",
+            description = "Threshold for --slow-log. Default: ${DEFAULT-VALUE}.")
+    double slowMillis;
+
     public static void main(String[] args) {
         System.exit(new CommandLine(new LoadGenerator()).execute(args));
     }
@@ -97,7 +105,11 @@ public final class LoadGenerator implements Callable<Integer> {
     public Integer call() throws IOException, InterruptedException {
         Plan plan = plan();
         PrintStream progress = quiet ? new PrintStream(PrintStream.nullOutputStream()) : System.err;
-        LoadReport report = new LoadRun(plan, ResultListener.NONE, progress).run();
+        SlowLog slow = slowLog == null ? null : new SlowLog(slowMillis);
+        LoadReport report = new LoadRun(plan, slow == null ? ResultListener.NONE : slow, progress).run();
+        if (slow != null) {
+            slow.write(slowLog);
+        }
         System.out.println(report.toJson());
         return 0;
     }
