@@ -145,10 +145,10 @@ final class ModelCache {
             force(folder);
             if (result == null) {
                 log.info("model cache: {} has no initializer of {} bytes or more inside it; it loads as it is",
-                        source, settings.minTensorBytes());
+                        source, Math.max(1, settings.minTensorBytes()));
             } else {
-                log.info("model cache: wrote {} initializers ({} MB) of {} to {} in {} ms, for ONNX Runtime to map",
-                        result.tensors(), result.dataBytes() >> 20, source, entry,
+                log.info("model cache: wrote {} initializers ({} kB) of {} to {} in {} ms, for ONNX Runtime to map",
+                        result.tensors(), result.dataBytes() >> 10, source, entry,
                         TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
             }
         } finally {
