@@ -188,6 +188,17 @@ class ModelCacheTest {
     }
 
     @Test
+    void open_loadsTheFileItself_whenOnnxRuntimeRefusesTheEntry() throws Exception {
+        Path graph = cache.prepare(model);
+        Files.writeString(graph, "not a model any more");      // damaged after it was written
+        try (OnnxBackend backend = new OnnxBackend(Map.of(), Optional.of(cache.settings()));
+             ModelSession session = backend.open(model, ONE_THREAD)) {
+            assertThat(session.run(ExternalDataRewriterTest.inputsFor(session.inputs(), 1),
+                    List.of(session.outputs().get(0).name()))).hasSize(1);
+        }
+    }
+
+    @Test
     void open_loadsAModelWithExternalDataAsItIs() throws Exception {
         Path version = Files.createDirectories(dir.resolve("repo/external_data/1"));
         Path source = Examples.testModel("external_data").getParent();
