@@ -107,8 +107,10 @@ final class ExternalDataRewriter {
     /**
      * Writes {@code graphFile} and {@code dataFile} (which must not exist) from {@code source},
      * moving the main graph's initializers of {@code minTensorBytes} or more (at least 1) into
-     * the data file; writes nothing when there is no such initializer. Both files are forced to
-     * the storage device before this returns. Not thread-safe for the same output files.
+     * the data file; writes nothing when there is no such initializer or the source cannot be
+     * walked. Both files are forced to the storage device before this returns. If writing fails
+     * midway, what was written is left for the caller to delete ({@link ModelCache} writes in a
+     * temporary folder). Not thread-safe for the same output files.
      *
      * @return what moved, or null when nothing would (no file is written then)
      * @throws UnreadableModelException if the source is not a well-formed protobuf message

@@ -140,6 +140,33 @@ class ExternalDataRewriterTest {
     }
 
     @Test
+    void rewrite_ofMutatedFiles_eitherWritesBothFilesOrRefusesWithoutWriting() throws IOException {
+        byte[] original = Files.readAllBytes(Examples.model("cnn"));
+        Random random = new Random(20261207);
+        int refused = 0;
+        for (int round = 0; round < 400; round++) {
+            byte[] mutated = Arrays.copyOf(original, random.nextInt(4) == 0 ? random.nextInt(original.length) : original.length);
+            for (int flips = 1 + random.nextInt(4); flips > 0 && mutated.length > 0; flips--) {
+                mutated[random.nextInt(Math.min(mutated.length, 4096))] = (byte) random.nextInt(256);  // the graph's structure
+            }
+            Path source = Files.write(dir.resolve("mutated.onnx"), mutated);
+            Path out = Files.createDirectories(dir.resolve("out-" + round));
+            try {
+                ExternalDataRewriter.Result result = ExternalDataRewriter.rewrite(source, out.resolve("model.onnx"),
+                        out.resolve("weights.bin"), 0);
+                assertThat(out.resolve("model.onnx").toFile().exists()).isEqualTo(result != null);
+                assertThat(out.resolve("weights.bin").toFile().exists()).isEqualTo(result != null);
+            } catch (ExternalDataRewriter.UnreadableModelException e) {
+                refused++;
+                try (var files = Files.list(out)) {
+                    assertThat(files).as("round %d", round).isEmpty();
+                }
+            }
+        }
+        assertThat(refused).isPositive();
+    }
+
+    @Test
     void mappedSession_mapsTheDataFile() throws Exception {
         Path maps = Path.of("/proc/self/maps");
         org.junit.jupiter.api.Assumptions.assumeTrue(Files.isReadable(maps), "Linux only");
