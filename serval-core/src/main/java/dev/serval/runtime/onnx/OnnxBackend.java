@@ -157,7 +157,7 @@ public final class OnnxBackend implements ModelRuntime {
                 if (load.equals(modelFile)) {
                     throw e;
                 }
-                log.warn("ONNX Runtime cannot load the model cache's copy {} of {} ({}); loading the file itself",
+                log.warn("ONNX Runtime cannot load the model cache's copy {} of {} ({}); trying the file itself",
                         load, modelFile, OnnxErrors.describe(e));
                 session = environment.createSession(modelFile.toString(), options);
             }
@@ -180,9 +180,9 @@ public final class OnnxBackend implements ModelRuntime {
     /**
      * Fails the load, with the reason, when the model's external data files are missing, outside
      * its folder or too short; returns the model's header, or null if the file is not ONNX. ONNX
-     * Runtime 1.23 reads files named {@code ../x} or linked out of
-     * the folder without a word (measured), and reports the others in terms of its own source
-     * files. A file that is not ONNX at all is left to ONNX Runtime, whose message says so.
+     * Runtime 1.23 reads files named {@code ../x} or linked out of the folder without a word
+     * (measured), and reports the others in terms of its own source files. A file that is not
+     * ONNX at all is left to ONNX Runtime, whose message says so.
      */
     private static OnnxModelFile verifyExternalData(Path modelFile) throws ModelLoadException {
         OnnxModelFile header;
