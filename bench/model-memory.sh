@@ -20,6 +20,8 @@
 #       devalloc     default, initializers allocated outside the arena
 #                    (-Dserval.onnx.session.use_device_allocator_for_initializers=1)
 #       external-noprepack  both
+#       nocache      default with serve's model cache off (--model-cache off): ONNX Runtime copies the
+#                    weights of model.onnx instead of mapping them from the cache's rewrite of it
 # and the Python peer (FastAPI + TorchScript, bench/peers/python/fastapi_peer.py) on the .pt file.
 # It reads VmRSS, VmHWM, RssAnon and RssFile (/proc/PID/status, the process and its children) 1 s
 # after ready, and again 6 s after N requests (default 20) of the model's example input (one at a
@@ -218,7 +220,8 @@ for name in $MODELS; do
     case "$variant" in *noarena*) opts+=(-Dserval.onnx.cpu_arena=false) ;; esac
     case "$variant" in *devalloc*) opts+=(-Dserval.onnx.session.use_device_allocator_for_initializers=1) ;; esac
     tuning=tuned; [ "$variant" = untuned ] && tuning=untuned
-    JAVA_OPTS="${opts[*]}" launch_serval "$RUN/serval-$name-$variant.log" "$repo" "$tuning"
+    serve=(); [ "$variant" = nocache ] && serve=(--model-cache off)
+    JAVA_OPTS="${opts[*]}" launch_serval "$RUN/serval-$name-$variant.log" "$repo" "$tuning" "${serve[@]}"
     measure "Serval $variant" "http://127.0.0.1:$PORT/v2/models/$name/infer" "$body"
     grep -o "loaded model $name:1 in [0-9]* ms" "$RUN/serval-$name-$variant.log" | sed 's/^/    /' | tee -a "$RUN/table.md" || true
     stop_pid "$PID"

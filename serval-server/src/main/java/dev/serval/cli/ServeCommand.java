@@ -6,6 +6,7 @@ import dev.serval.model.InvalidConfigException;
 import dev.serval.model.ModelConfig;
 import dev.serval.model.ModelControl;
 import dev.serval.model.ModelRepository;
+import dev.serval.runtime.onnx.ModelCacheSettings;
 import dev.serval.runtime.onnx.OnnxBackend;
 import dev.serval.server.LazyFeatureStore;
 import dev.serval.server.ServalServer;
@@ -112,6 +113,21 @@ final class ServeCommand implements Callable<Integer> {
                     + "are failed with 503 and the process exits. Default: ${DEFAULT-VALUE}.")
     long shutdownTimeoutSecs;
 
+    /** Where the model cache lives by default, under {@code serval.home} or the working directory. */
+    static final Path DEFAULT_MODEL_CACHE = Path.of("serval-data", "model-cache");
+
+    @Option(names = "--model-cache", paramLabel = "DIR|off",
+            description = "Where model files of --model-cache-min-size or more whose weights are inside them are "
+                    + "rewritten with the weights in a file beside the graph, which ONNX Runtime maps instead of "
+                    + "copying (less resident memory); one entry per model file, reused while it is unchanged. "
+                    + "off: load model files as they are. Default: serval-data/model-cache under the Serval home "
+                    + "(or the working directory).")
+    String modelCache;
+
+    @Option(names = "--model-cache-min-size", paramLabel = "SIZE", defaultValue = "64m", converter = ByteSize.class,
+            description = "Smallest model file the model cache rewrites. Default: ${DEFAULT-VALUE}.")
+    long modelCacheMinBytes;
+
     @Mixin
     FeatureStoreOptions features;
 
@@ -135,10 +151,16 @@ final class ServeCommand implements Callable<Integer> {
                         : "opened on first use (no model in the repository looks features up)"),
                 () -> log.info("no feature store (--features-mode none): models whose pipelines look features up "
                         + "will not load, and POST /v2/events answers 501"));
+        Optional<ModelCacheSettings> cache = modelCacheSettings(home());
+        cache.ifPresentOrElse(
+                c -> log.info("model cache: {} (model files of {} MB or more with weights inside them)",
+                        c.directory().toAbsolutePath(), c.minModelBytes() >> 20),
+                () -> log.info("no model cache (--model-cache off): model files load as they are"));
+        OnnxBackend backend = new OnnxBackend(cache);
         ServalServer server;
         try {
-            server = store.isPresent() ? ServalServer.start(options, new OnnxBackend(), store.get())
-                    : ServalServer.start(options);
+            server = store.isPresent() ? ServalServer.start(options, backend, store.get())
+                    : ServalServer.start(options, backend);
         } catch (RuntimeException e) {
             store.ifPresent(FeatureStore::close);
             throw e;
@@ -206,6 +228,22 @@ final class ServeCommand implements Callable<Integer> {
         }
         return new ModelControl(ModelControl.parseMode(modelControlMode), Duration.ofSeconds(repositoryPollSecs),
                 loadModels == null ? List.of() : loadModels);
+    }
+
+    /**
+     * The --model-cache and --model-cache-min-size flags; empty for {@code off}.
+     *
+     * <p>The default folder is under the Serval home, beside the feature store's data, rather than
+     * in {@code java.io.tmpdir}: {@code /tmp} is a RAM file system (tmpfs) on many systems, where a
+     * mapped file is memory anyway and the rewrite would only add a copy; tmp cleaners age files
+     * out; and the home is where the operator already keeps (and sizes) Serval's data.
+     */
+    Optional<ModelCacheSettings> modelCacheSettings(Path home) {
+        if (modelCache != null && modelCache.strip().equalsIgnoreCase("off")) {
+            return Optional.empty();
+        }
+        Path folder = modelCache == null || modelCache.isBlank() ? home.resolve(DEFAULT_MODEL_CACHE) : Path.of(modelCache);
+        return Optional.of(ModelCacheSettings.in(folder).withMinModelBytes(modelCacheMinBytes));
     }
 
     /** The Serval home: {@code serval.home} (set by ./serval), else the working folder. */
