@@ -166,6 +166,7 @@ final class ServeCommand implements Callable<Integer> {
             throw e;
         }
         Optional<HeapTuner> heapTuner = HeapTuner.start();
+        Optional<CompilerThreads> compilerThreads = CompilerThreads.start();
         Duration timeout = Duration.ofSeconds(shutdownTimeoutSecs);
         CountDownLatch stopped = new CountDownLatch(1);
         // SIGTERM and SIGINT run the JVM's shutdown hooks; the JVM exits (status 143 or 130) when they end.
@@ -180,6 +181,7 @@ final class ServeCommand implements Callable<Integer> {
                 }
             });
             heapTuner.ifPresent(HeapTuner::close);
+            compilerThreads.ifPresent(CompilerThreads::close);
             try {
                 // The server first: it stops taking requests and events and lets those admitted
                 // finish; only then does the store close (write-behind marks stay durable in L2).

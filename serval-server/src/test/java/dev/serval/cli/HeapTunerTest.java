@@ -18,39 +18,59 @@ class HeapTunerTest {
     @Test
     void staysAtTheFloorWhileCollectionsAreCheap() {
         for (int second = 0; second < 300; second++) {
-            assertThat(policy.sample(LIGHT, RATE)).isEqualTo(128 * MB);
+            assertThat(policy.sample(LIGHT, RATE, 0)).isEqualTo(128 * MB);
         }
     }
 
     @Test
     void doublesWhileCollectionsRunMostOfTheTime_givingEachStepTimeToWork_upToTheCeiling() {
-        assertThat(policy.sample(HEAVY, RATE)).isEqualTo(256 * MB);
+        assertThat(policy.sample(HEAVY, RATE, 0)).isEqualTo(256 * MB);
         for (int second = 0; second < HeapTuner.SETTLE_SECONDS; second++) {
-            assertThat(policy.sample(HEAVY, RATE)).isEqualTo(256 * MB);
+            assertThat(policy.sample(HEAVY, RATE, 0)).isEqualTo(256 * MB);
         }
-        assertThat(policy.sample(HEAVY, RATE)).isEqualTo(512 * MB);
+        assertThat(policy.sample(HEAVY, RATE, 0)).isEqualTo(512 * MB);
         for (int second = 0; second < 3 * HeapTuner.SETTLE_SECONDS; second++) {
-            assertThat(policy.sample(HEAVY, RATE)).isEqualTo(512 * MB);
+            assertThat(policy.sample(HEAVY, RATE, 0)).isEqualTo(512 * MB);
+        }
+    }
+
+    @Test
+    void doublesWhileCollectionsComeMoreOftenThanEveryTwoSeconds_evenWhenCheap() {
+        for (int second = 1; second < HeapTuner.FREQUENT_CYCLES; second++) {
+            assertThat(policy.sample(LIGHT, RATE, 1)).isEqualTo(128 * MB);
+        }
+        assertThat(policy.sample(LIGHT, RATE, 1)).isEqualTo(256 * MB);
+        // the collections that came at the old target no longer count: the new one gets its own window
+        for (int second = 0; second < HeapTuner.SETTLE_SECONDS + HeapTuner.FREQUENT_CYCLES - 1; second++) {
+            assertThat(policy.sample(LIGHT, RATE, 1)).isEqualTo(256 * MB);
+        }
+        assertThat(policy.sample(LIGHT, RATE, 1)).isEqualTo(512 * MB);
+    }
+
+    @Test
+    void aCollectionEveryTwoSecondsIsRhythmEnough() {
+        for (int second = 0; second < 300; second++) {
+            assertThat(policy.sample(LIGHT, RATE, second % 2)).isEqualTo(128 * MB);
         }
     }
 
     /** Raises the target to 512 MB (two steps, each past its settling time). */
     private void raiseTwice() {
-        policy.sample(HEAVY, RATE);
+        policy.sample(HEAVY, RATE, 0);
         for (int second = 0; second < HeapTuner.SETTLE_SECONDS; second++) {
-            policy.sample(HEAVY, RATE);
+            policy.sample(HEAVY, RATE, 0);
         }
-        assertThat(policy.sample(HEAVY, RATE)).isEqualTo(512 * MB);
+        assertThat(policy.sample(HEAVY, RATE, 0)).isEqualTo(512 * MB);
     }
 
     @Test
     void neverLowersWhileTheLoadThatNeededItLasts() {
-        policy.sample(HEAVY, RATE);
+        policy.sample(HEAVY, RATE, 0);
         for (int second = 0; second < HeapTuner.SETTLE_SECONDS; second++) {
-            policy.sample(LIGHT, RATE);
+            policy.sample(LIGHT, RATE, 0);
         }
         for (int second = 0; second < 600; second++) {
-            assertThat(policy.sample(LIGHT, RATE * 0.9)).isEqualTo(256 * MB);
+            assertThat(policy.sample(LIGHT, RATE * 0.9, 0)).isEqualTo(256 * MB);
         }
     }
 
@@ -58,39 +78,39 @@ class HeapTunerTest {
     void lowersOneStepAfterAQuietMinute_andBackToTheFloor() {
         raiseTwice();
         for (int second = 0; second < HeapTuner.SETTLE_SECONDS; second++) {
-            policy.sample(LIGHT, RATE / 10);
+            policy.sample(LIGHT, RATE / 10, 0);
         }
         long target = 0;
         for (int second = 1; second <= HeapTuner.QUIET_SECONDS; second++) {
-            target = policy.sample(LIGHT, RATE / 10);
+            target = policy.sample(LIGHT, RATE / 10, 0);
             if (second < HeapTuner.QUIET_SECONDS) {
                 assertThat(target).isEqualTo(512 * MB);
             }
         }
         assertThat(target).isEqualTo(256 * MB);
         for (int second = 1; second <= HeapTuner.QUIET_SECONDS; second++) {
-            target = policy.sample(LIGHT, RATE / 10);
+            target = policy.sample(LIGHT, RATE / 10, 0);
         }
         assertThat(target).isEqualTo(128 * MB);
         for (int second = 1; second <= 3 * HeapTuner.QUIET_SECONDS; second++) {
-            assertThat(policy.sample(LIGHT, 0)).isEqualTo(128 * MB);
+            assertThat(policy.sample(LIGHT, 0, 0)).isEqualTo(128 * MB);
         }
     }
 
     @Test
     void aBusySecondRestartsTheQuietCount() {
-        policy.sample(HEAVY, RATE);
+        policy.sample(HEAVY, RATE, 0);
         for (int second = 0; second < HeapTuner.SETTLE_SECONDS; second++) {
-            policy.sample(LIGHT, RATE / 10);
+            policy.sample(LIGHT, RATE / 10, 0);
         }
         for (int second = 1; second < HeapTuner.QUIET_SECONDS; second++) {
-            policy.sample(LIGHT, RATE / 10);
+            policy.sample(LIGHT, RATE / 10, 0);
         }
-        policy.sample(LIGHT, RATE); // the load is back for a second
+        policy.sample(LIGHT, RATE, 0); // the load is back for a second
         for (int second = 1; second < HeapTuner.QUIET_SECONDS; second++) {
-            assertThat(policy.sample(LIGHT, RATE / 10)).isEqualTo(256 * MB);
+            assertThat(policy.sample(LIGHT, RATE / 10, 0)).isEqualTo(256 * MB);
         }
-        assertThat(policy.sample(LIGHT, RATE / 10)).isEqualTo(128 * MB);
+        assertThat(policy.sample(LIGHT, RATE / 10, 0)).isEqualTo(128 * MB);
     }
 
     @Test
