@@ -1,5 +1,6 @@
 package dev.serval.cli;
 
+import dev.serval.schedule.ServalThreads;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -10,7 +11,6 @@ import java.util.Optional;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import dev.serval.schedule.ServalThreads;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -143,7 +143,6 @@ final class CompilerThreads implements AutoCloseable {
 
     /** The nice value of a {@code /proc/.../stat} line (field 19, counted past the command's ')'). */
     static int niceOf(String stat) {
-        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).trim().split(" ");
-        return Integer.parseInt(fields[16]);
+        return Integer.parseInt(ProcStat.fieldsAfterCommand(stat)[16]);
     }
 }

@@ -213,7 +213,7 @@ final class HeapTuner implements AutoCloseable {
 
     /** utime + stime of a {@code /proc/.../stat} line (fields 14 and 15, counted past the command's ')'). */
     static long ticks(String stat) {
-        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).trim().split(" ");
+        String[] fields = ProcStat.fieldsAfterCommand(stat);
         return Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
     }
 
