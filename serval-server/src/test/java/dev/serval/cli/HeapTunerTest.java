@@ -13,7 +13,15 @@ class HeapTunerTest {
     private static final double HEAVY = 0.23;
     private static final double RATE = 100.0 * MB;
 
-    private final HeapTuner.Policy policy = new HeapTuner.Policy(128 * MB, 512 * MB);
+    private final HeapTuner.Policy policy = started(new HeapTuner.Policy(128 * MB, 512 * MB));
+
+    /** The policy past its first seconds (see judgesNothingInTheFirstSecondsAfterStart). */
+    private static HeapTuner.Policy started(HeapTuner.Policy policy) {
+        for (int second = 0; second < HeapTuner.CYCLE_WINDOW; second++) {
+            policy.sample(0, 0, 0);
+        }
+        return policy;
+    }
 
     @Test
     void staysAtTheFloorWhileCollectionsAreCheap() {
@@ -35,16 +43,25 @@ class HeapTunerTest {
     }
 
     @Test
-    void doublesWhileCollectionsComeMoreOftenThanEveryTwoSeconds_evenWhenCheap() {
-        for (int second = 1; second < HeapTuner.FREQUENT_CYCLES; second++) {
-            assertThat(policy.sample(LIGHT, RATE, 1)).isEqualTo(128 * MB);
+    void doublesWhileCollectionsComeMoreOftenThanEveryTwoSeconds_evenWhenCheap_judgingWholeWindows() {
+        for (int second = 1; second < HeapTuner.CYCLE_WINDOW; second++) {
+            assertThat(policy.sample(LIGHT, RATE, 1)).isEqualTo(128 * MB); // a burst at start is not judged
         }
         assertThat(policy.sample(LIGHT, RATE, 1)).isEqualTo(256 * MB);
         // the collections that came at the old target no longer count: the new one gets its own window
-        for (int second = 0; second < HeapTuner.SETTLE_SECONDS + HeapTuner.FREQUENT_CYCLES - 1; second++) {
+        for (int second = 0; second < HeapTuner.SETTLE_SECONDS + HeapTuner.CYCLE_WINDOW - 1; second++) {
             assertThat(policy.sample(LIGHT, RATE, 1)).isEqualTo(256 * MB);
         }
         assertThat(policy.sample(LIGHT, RATE, 1)).isEqualTo(512 * MB);
+    }
+
+    @Test
+    void judgesNothingInTheFirstSecondsAfterStart() {
+        HeapTuner.Policy fresh = new HeapTuner.Policy(128 * MB, 512 * MB);
+        for (int second = 0; second < HeapTuner.CYCLE_WINDOW; second++) {
+            assertThat(fresh.sample(HEAVY, RATE, 3)).isEqualTo(128 * MB);
+        }
+        assertThat(fresh.sample(HEAVY, RATE, 3)).isEqualTo(256 * MB);
     }
 
     @Test
