@@ -15,9 +15,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Once the JIT is warm, runs its compiler threads at a lower CPU priority (a higher nice value)
- * than the threads that serve requests, so that a later compilation takes the CPU the requests
- * leave and does not hold them.
+ * Runs the JIT compiler's threads at a lower CPU priority (a higher nice value) than the threads
+ * that serve requests, so that a compilation takes the CPU the requests leave and does not hold
+ * them.
  *
  * <p>Design note: C2 compiles a method once it has run some 15,000 times; the methods that run once
  * per request reach that only after a minute or more at a few hundred requests a second, and a
@@ -38,16 +38,9 @@ import org.slf4j.LoggerFactory;
 final class CompilerThreads implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(CompilerThreads.class);
     private static final Path TASKS = Path.of("/proc/self/task");
-    private static final Path PROCESS = Path.of("/proc/self/stat");
     static final int DEFAULT_NICE = 5;
-    /** Seconds between looks at the compiler's CPU (and for compiler threads the JVM started since). */
+    /** Seconds between looks for compiler threads the JVM started since. */
     private static final int RECHECK_SECONDS = 10;
-    /** The process's CPU over a look from which it counts as busy: a quarter of a core. */
-    static final double BUSY_CORES = 0.25;
-    /** The compiler threads' share of a busy process's CPU under which the JIT counts as warm. */
-    static final double WARM_SHARE = 0.05;
-    /** Looks in a row that must find the JIT warm. */
-    private static final int WARM_LOOKS = 2;
 
     private final ScheduledExecutorService checker;
 
@@ -56,79 +49,22 @@ final class CompilerThreads implements AutoCloseable {
     }
 
     /**
-     * Looks at the compiler's CPU every {@value #RECHECK_SECONDS} s and, once the JIT is warm (see
-     * {@link #warm}), lowers the compiler threads' priority, then keeps doing so for compiler
-     * threads started later; unless {@code -Dserval.jit_nice=0} or this is not Linux.
+     * Lowers the compiler threads' priority now and every {@value #RECHECK_SECONDS} s after, unless
+     * {@code -Dserval.jit_nice=0} or this is not Linux.
      */
     static Optional<CompilerThreads> start() {
         int nice = Integer.getInteger("serval.jit_nice", DEFAULT_NICE);
-        if (nice == 0 || !Files.isDirectory(TASKS) || !Files.isReadable(PROCESS)) {
+        if (nice == 0 || !Files.isDirectory(TASKS)) {
             return Optional.empty();
         }
         ScheduledExecutorService checker = Executors.newSingleThreadScheduledExecutor(
                 ServalThreads.platform("serval-jit-nice"));
-        long[] last = {processTicks(), compilerTicks(), System.nanoTime()};
-        int[] warmLooks = {0};
         checker.scheduleWithFixedDelay(() -> {
-            long process = processTicks();
-            long compiler = compilerTicks();
-            long now = System.nanoTime();
-            if (warmLooks[0] < WARM_LOOKS) {
-                // two looks in a row: a lull between compilations is not the end of them
-                warmLooks[0] = warm(process - last[0], compiler - last[1], (now - last[2]) / 1e9) ? warmLooks[0] + 1 : 0;
-                if (warmLooks[0] == WARM_LOOKS) {
-                    log.debug("the JIT is warm: its compiler threads go to nice {}", nice);
-                }
-            }
-            last[0] = process;
-            last[1] = compiler;
-            last[2] = now;
-            if (warmLooks[0] == WARM_LOOKS && lowerPriority(nice) < 0) {
+            if (lowerPriority(nice) < 0) {
                 checker.shutdown(); // said why once; no use trying every few seconds
             }
-        }, RECHECK_SECONDS, RECHECK_SECONDS, TimeUnit.SECONDS);
+        }, 0, RECHECK_SECONDS, TimeUnit.SECONDS);
         return Optional.of(new CompilerThreads(checker));
-    }
-
-    /**
-     * Whether a look finds the JIT done with the bulk of its work (two in a row count): the process was busy (at least {@link
-     * #BUSY_CORES} of a core) and the compiler took under {@link #WARM_SHARE} of it. Until then the
-     * compiler keeps the server's priority, because a server saturated from its start needs its
-     * compiled code soonest: at nice 5 under 10 closed-loop MobileNetV2 clients it reached full
-     * speed after 66 s instead of 38 s, at nice 19 not within two minutes (2026-12-07).
-     *
-     * @param processTicks  the process's CPU over the look, in clock ticks (1/100 s)
-     * @param compilerTicks the compiler threads' CPU over the look, in clock ticks
-     */
-    static boolean warm(long processTicks, long compilerTicks, double seconds) {
-        return processTicks >= BUSY_CORES * 100 * seconds && compilerTicks < WARM_SHARE * processTicks;
-    }
-
-    private static long processTicks() {
-        try {
-            return ProcStat.cpuTicks(Files.readString(PROCESS));
-        } catch (IOException | RuntimeException e) {
-            return 0;
-        }
-    }
-
-    /** The CPU (clock ticks) of the compiler threads alive now. */
-    private static long compilerTicks() {
-        long total = 0;
-        try (DirectoryStream<Path> tasks = Files.newDirectoryStream(TASKS)) {
-            for (Path task : tasks) {
-                try {
-                    if (isCompiler(Files.readString(task.resolve("comm")))) {
-                        total += ProcStat.cpuTicks(Files.readString(task.resolve("stat")));
-                    }
-                } catch (IOException | RuntimeException e) {
-                    // the thread ended meanwhile
-                }
-            }
-        } catch (IOException e) {
-            // none listed
-        }
-        return total;
     }
 
     @Override

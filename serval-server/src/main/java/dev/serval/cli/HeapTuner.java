@@ -197,7 +197,7 @@ final class HeapTuner implements AutoCloseable {
             for (Path task : tasks) {
                 try {
                     if (Files.readString(task.resolve("comm")).startsWith("Z")) {
-                        collector += ProcStat.cpuTicks(Files.readString(task.resolve("stat")));
+                        collector += ticks(Files.readString(task.resolve("stat")));
                     }
                 } catch (IOException | RuntimeException e) {
                     // the thread ended meanwhile
@@ -207,11 +207,17 @@ final class HeapTuner implements AutoCloseable {
             // leave the total as read so far
         }
         try {
-            into[0] = ProcStat.cpuTicks(Files.readString(PROCESS));
+            into[0] = ticks(Files.readString(PROCESS));
         } catch (IOException e) {
             into[0] = 0;
         }
         into[1] = collector;
+    }
+
+    /** utime + stime of a {@code /proc/.../stat} line (fields 14 and 15, counted past the command's ')'). */
+    static long ticks(String stat) {
+        String[] fields = ProcStat.fieldsAfterCommand(stat);
+        return Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
     }
 
     /** Stops the sampler; the target stays where it is. */

@@ -12,10 +12,4 @@ final class ProcStat {
     static String[] fieldsAfterCommand(String stat) {
         return stat.substring(stat.lastIndexOf(')') + 2).trim().split(" ");
     }
-
-    /** utime + stime (fields 14 and 15), in clock ticks (1/100 s on Linux). */
-    static long cpuTicks(String stat) {
-        String[] fields = fieldsAfterCommand(stat);
-        return Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
-    }
 }

@@ -34,15 +34,6 @@ class CompilerThreadsTest {
         assertThatThrownBy(() -> CompilerThreads.lowerPriority(-5)).isInstanceOf(IllegalArgumentException.class);
     }
 
-    @Test
-    void judgesTheJitWarmOnceABusyProcessSpendsLittleOnCompiling() {
-        // 10 s looks, ticks of 1/100 s: a core busy is 1,000 ticks
-        assertThat(CompilerThreads.warm(1000, 30, 10)).isTrue();
-        assertThat(CompilerThreads.warm(1000, 86, 10)).as("still compiling: 8.6%% of the CPU").isFalse();
-        assertThat(CompilerThreads.warm(100, 0, 10)).as("an idle server has not warmed anything").isFalse();
-        assertThat(CompilerThreads.warm(250, 12, 10)).as("a quarter of a core is busy").isTrue();
-    }
-
     /** On this very JVM: its compiler threads end up at the nice value asked for, and only they. */
     @Test
     void lowersThisJvmsCompilerThreads_andLeavesTheOthers() throws Exception {

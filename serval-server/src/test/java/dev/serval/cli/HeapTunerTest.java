@@ -160,7 +160,7 @@ class HeapTunerTest {
     @Test
     void readsTheCpuTicksOfAStatLine_evenWhenTheCommandHasSpaces() {
         String stat = "4242 (ZWorker Young#0) S 1 4242 4242 0 -1 4194368 10 0 0 0 37 5 0 0 20 0 1 0 100 0 0";
-        assertThat(ProcStat.cpuTicks(stat)).isEqualTo(42);
+        assertThat(HeapTuner.ticks(stat)).isEqualTo(42);
     }
 
     @Test
