@@ -141,11 +141,10 @@ final class HeapTuner implements AutoCloseable {
                 long processTicks = Math.max(0, now[0] - last[0]);
                 double seconds = (now[3] - last[3]) / 1e9;
                 // A collector busy beside an idle server costs nothing: only a busy process counts.
-                double share = processTicks >= MIN_BUSY_TICKS_PER_SECOND * seconds
-                        ? Math.max(0, now[1] - last[1]) / (double) processTicks : 0;
+                boolean busy = processTicks >= MIN_BUSY_TICKS_PER_SECOND * seconds;
+                double share = busy ? Math.max(0, now[1] - last[1]) / (double) processTicks : 0;
                 double allocatedPerSecond = Math.max(0, now[2] - last[2]) / seconds;
                 long cycles = cycles(cycleBeans);
-                boolean busy = processTicks >= MIN_BUSY_TICKS_PER_SECOND * seconds;
                 long cyclesNow = busy ? Math.max(0, cycles - lastCycles[0]) : 0;
                 lastCycles[0] = cycles;
                 long before = policy.target();
