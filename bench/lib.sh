@@ -481,8 +481,9 @@ begin_run() {
   start_load_monitor "$RUN/load.log"
 }
 
-# mobilenet_setup: what the MobileNetV2 load scripts share: the model present, the tools, the JDK,
-# the jars built, the request bodies made, and REPO, a repository of MobileNetV2 that batches.
+# mobilenet_setup [MAX_QUEUE_SIZE]: what the MobileNetV2 load scripts share: the model present, the
+# tools, the JDK, the jars built, the request bodies made, and REPO, a repository of MobileNetV2
+# that batches, its queue bounded at MAX_QUEUE_SIZE (default 4096).
 # max_queue_size 4096: every one of 2,000 closed-loop clients can wait in the queue (a queue that
 # refused them would measure admission control, not batching); twice that leaves room for clients
 # that reconnect. The delay stays at its default (500 us): on one core a batch forms while the
@@ -494,8 +495,10 @@ mobilenet_setup() {
   limit_jvm_flags
   ensure_built
   "$BENCH/make-bodies.py"
+  local queue=${1:-4096}
   REPO="$WORK/repo-mobilenet-batching"
+  [ "$queue" = 4096 ] || REPO="$WORK/repo-mobilenet-q$queue"
   model_repo "$REPO" mobilenet_v2 "$MOBILENET" "max_batch_size: 32
 dynamic_batching:
-  max_queue_size: 4096"
+  max_queue_size: $queue"
 }

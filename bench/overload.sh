@@ -32,18 +32,9 @@ while [ $# -gt 0 ]; do
 done
 [ "$ROUNDS" -ge 3 ] || log "WARNING: fewer than 3 rounds is a smoke test, not a measurement (PERFORMANCE.md)"
 
-[ -f "$MOBILENET" ] || die "the MobileNetV2 benchmark model is missing; make it with /usr/bin/python3 examples/python/export_models.py --bench"
-need taskset curl python3
-find_jdk
-limit_jvm_flags
-ensure_built
-"$BENCH/make-bodies.py"
+mobilenet_setup "$QUEUE"
 BODY="$WORK/mobilenet_b1_timeout.json"
 sed "s/^{/{\"parameters\":{\"timeout\":$TIMEOUT_US},/" "$WORK/mobilenet_b1.json" > "$BODY"
-REPO="$WORK/repo-mobilenet-q$QUEUE"
-model_repo "$REPO" mobilenet_v2 "$MOBILENET" "max_batch_size: 32
-dynamic_batching:
-  max_queue_size: $QUEUE"
 
 begin_run overload
 {
