@@ -250,8 +250,6 @@ public final class ModelScheduler implements AutoCloseable {
             if (batch.size() == 1) {
                 long average = singleRunNanos;
                 singleRunNanos = average == Long.MAX_VALUE ? took : average + (took - average) / 8;
-            }
-            if (batch.size() == 1) {
                 first.result().complete(outputs);
             } else {
                 List<List<Tensor>> shares = Batches.split(batch, outputs);
