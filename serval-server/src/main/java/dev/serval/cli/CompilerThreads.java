@@ -119,14 +119,15 @@ final class CompilerThreads implements AutoCloseable {
         if (!Files.isDirectory(TASKS)) {
             return ids;
         }
+        ProcStat stat = new ProcStat();
         try (DirectoryStream<Path> tasks = Files.newDirectoryStream(TASKS)) {
             for (Path task : tasks) {
                 try {
-                    if (isCompiler(Files.readString(task.resolve("comm")))
-                            && niceOf(Files.readString(task.resolve("stat"))) < nice) {
+                    if (stat.read(task.resolve("comm")) && isCompiler(stat)
+                            && stat.read(task.resolve("stat")) && niceOf(stat) < nice) {
                         ids.add(task.getFileName().toString());
                     }
-                } catch (IOException | RuntimeException e) {
+                } catch (RuntimeException e) {
                     // the thread ended meanwhile
                 }
             }
@@ -137,12 +138,12 @@ final class CompilerThreads implements AutoCloseable {
     }
 
     /** HotSpot's compiler threads are named "C1 CompilerThread0", "C2 CompilerThread1"... (15 characters kept). */
-    static boolean isCompiler(String comm) {
+    static boolean isCompiler(ProcStat comm) {
         return comm.startsWith("C1 CompilerThre") || comm.startsWith("C2 CompilerThre");
     }
 
-    /** The nice value of a {@code /proc/.../stat} line (field 19, counted past the command's ')'). */
-    static int niceOf(String stat) {
-        return Integer.parseInt(ProcStat.fieldsAfterCommand(stat)[16]);
+    /** The nice value of a {@code /proc/.../stat} line (field 19). */
+    static int niceOf(ProcStat stat) {
+        return (int) stat.field(19);
     }
 }

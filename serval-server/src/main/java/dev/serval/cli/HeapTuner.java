@@ -55,7 +55,9 @@ import org.slf4j.LoggerFactory;
  * this, JEP 346; ZGC's proactive rule waits for the heap to grow). So after {@link #IDLE_SECONDS}
  * seconds below {@link #IDLE_TICKS_PER_SECOND} of CPU with more than {@link #IDLE_COLLECT_ABOVE}
  * bytes of heap in use, it asks for one collection ({@code System.gc()}, concurrent under ZGC), and
- * no other until the server has been busy again.
+ * no other until the server has been busy again. The CPU counted is the process's outside the
+ * collector's threads: the idle collection's own 40-50 ms of CPU would otherwise end the idle spell,
+ * and with the threshold near the live set the server collected every 6 s while idle (measured).
  *
  * <p>Only on Linux (the threads' CPU comes from {@code /proc/self/task}), for ZGC with a writable
  * SoftMaxHeapSize below half the maximum heap, and unless {@code -Dserval.heap_tuner=false};
@@ -80,8 +82,12 @@ final class HeapTuner implements AutoCloseable {
     static final int IDLE_SECONDS = 5;
     /** Process CPU per second (clock ticks) under which a second counts as idle: 3% of a core. */
     static final long IDLE_TICKS_PER_SECOND = 3;
-    /** Heap in use above which an idle server collects (the floor's live set is about 28 MB). */
-    static final long IDLE_COLLECT_ABOVE = 40L << 20;
+    /**
+     * Heap in use above which an idle server collects. The floor's live set is about 12 MB (the
+     * example repository, compact object headers), which ZGC's 2 MB pages hold in about 20 MB after a
+     * full collection; at 40 MB an idle server kept 30-38 MB in use, and resident, for good.
+     */
+    static final long IDLE_COLLECT_ABOVE = 24L << 20;
     /** Seconds the allocation rate must stay low before the target is lowered one step. */
     static final int QUIET_SECONDS = 60;
     /** Busy seconds over which collections are counted for the rhythm rule (see the class notes). */
@@ -127,15 +133,16 @@ final class HeapTuner implements AutoCloseable {
         Policy policy = new Policy(floor, ceiling);
         ScheduledExecutorService sampler = Executors.newSingleThreadScheduledExecutor(
                 ServalThreads.platform("serval-heap-tuner"));
+        ProcStat stat = new ProcStat();
         long[] last = new long[4];
-        readTicks(last);
+        readTicks(stat, last);
         last[2] = threads.getTotalThreadAllocatedBytes();
         last[3] = System.nanoTime();
         long[] now = new long[4];
         boolean[] failed = {false};
         sampler.scheduleAtFixedRate(() -> {
             try {
-                readTicks(now);
+                readTicks(stat, now);
                 now[2] = threads.getTotalThreadAllocatedBytes();
                 now[3] = System.nanoTime();
                 long processTicks = Math.max(0, now[0] - last[0]);
@@ -149,7 +156,9 @@ final class HeapTuner implements AutoCloseable {
                 lastCycles[0] = cycles;
                 long before = policy.target();
                 long after = policy.sample(share, allocatedPerSecond, cyclesNow);
-                boolean idle = policy.idle(processTicks / seconds, heap.getHeapMemoryUsage().getUsed());
+                long collectorTicks = Math.max(0, now[1] - last[1]);
+                boolean idle = policy.idle(Math.max(0, processTicks - collectorTicks) / seconds,
+                        heap.getHeapMemoryUsage().getUsed());
                 System.arraycopy(now, 0, last, 0, now.length);
                 if (idle) {
                     long used = heap.getHeapMemoryUsage().getUsed();
@@ -190,33 +199,28 @@ final class HeapTuner implements AutoCloseable {
      * ZDirector; {@code /proc/self/task}) into {@code into[1]}: the JVM offers no CPU time of its
      * collector threads.
      */
-    static void readTicks(long[] into) {
+    static void readTicks(ProcStat stat, long[] into) {
         long collector = 0;
         try (DirectoryStream<Path> tasks = Files.newDirectoryStream(TASKS)) {
             for (Path task : tasks) {
                 try {
-                    if (Files.readString(task.resolve("comm")).startsWith("Z")) {
-                        collector += ticks(Files.readString(task.resolve("stat")));
+                    if (stat.read(task.resolve("comm")) && stat.startsWith("Z") && stat.read(task.resolve("stat"))) {
+                        collector += ticks(stat);
                     }
-                } catch (IOException | RuntimeException e) {
+                } catch (RuntimeException e) {
                     // the thread ended meanwhile
                 }
             }
         } catch (IOException e) {
             // leave the total as read so far
         }
-        try {
-            into[0] = ticks(Files.readString(PROCESS));
-        } catch (IOException e) {
-            into[0] = 0;
-        }
+        into[0] = stat.read(PROCESS) ? ticks(stat) : 0;
         into[1] = collector;
     }
 
-    /** utime + stime of a {@code /proc/.../stat} line (fields 14 and 15, counted past the command's ')'). */
-    static long ticks(String stat) {
-        String[] fields = ProcStat.fieldsAfterCommand(stat);
-        return Long.parseLong(fields[11]) + Long.parseLong(fields[12]);
+    /** utime + stime of a {@code /proc/.../stat} line (fields 14 and 15). */
+    static long ticks(ProcStat stat) {
+        return stat.field(14) + stat.field(15);
     }
 
     /** Stops the sampler; the target stays where it is. */
@@ -260,7 +264,8 @@ final class HeapTuner implements AutoCloseable {
         /**
          * Whether to collect now: true once per idle spell (see the class notes).
          *
-         * @param ticksPerSecond the process's CPU over the last second, in clock ticks
+         * @param ticksPerSecond the process's CPU over the last second outside the collector's threads,
+         *                       in clock ticks
          * @param heapUsed       bytes of heap in use now
          */
         boolean idle(double ticksPerSecond, long heapUsed) {

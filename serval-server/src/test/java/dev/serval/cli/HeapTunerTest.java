@@ -160,13 +160,13 @@ class HeapTunerTest {
     @Test
     void readsTheCpuTicksOfAStatLine_evenWhenTheCommandHasSpaces() {
         String stat = "4242 (ZWorker Young#0) S 1 4242 4242 0 -1 4194368 10 0 0 0 37 5 0 0 20 0 1 0 100 0 0";
-        assertThat(HeapTuner.ticks(stat)).isEqualTo(42);
+        assertThat(HeapTuner.ticks(ProcStat.of(stat))).isEqualTo(42);
     }
 
     @Test
     void readsThisProcesssTicks_theCollectorsAmongThem() {
         long[] ticks = new long[2];
-        HeapTuner.readTicks(ticks);
+        HeapTuner.readTicks(new ProcStat(), ticks);
         assertThat(ticks[0]).isPositive(); // the test JVM has used CPU
         assertThat(ticks[1]).isBetween(0L, ticks[0]);
     }
