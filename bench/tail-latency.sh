@@ -14,6 +14,9 @@
 #               (to lay beside a GC or JIT log). The open loop's own warm-up matters: one request
 #               at a time instead of the saturation's stacks of 2-3 sends the JIT back to work
 #               (C2 compilations of the run path 80-90 s after start held requests 10-45 ms).
+#   limit       the in-process limit (InProcessLimit --rate, core 0, the server idle) in the same
+#               open loop at the same rate for SECONDS: ONNX Runtime's own p99/p50 on this machine,
+#               with no server, which no server's can beat.
 # Target: p99 <= 1.5x p50. Raw output: bench/work/results/tail-latency-<time>/.
 # BENCH_QUIET_WAIT=0 skips the wait for a quiet machine (smoke tests only).
 set -euo pipefail
@@ -44,6 +47,7 @@ begin_run tail-latency
   echo "model: $(realpath --relative-to="$ROOT" "$MOBILENET"); body $(realpath --relative-to="$ROOT" "$BODY") ($(stat -c %s "$BODY") bytes)"
   echo "config.yaml: $(tr '\n' ' ' < "$REPO/mobilenet_v2/config.yaml")"
   echo "saturation: closed loop, 64 connections, 5 s warm-up, $SAT_SECONDS s; tail: open loop at $FRACTION x saturation, 64 connections, $TAIL_WARMUP s warm-up at that rate, $SECONDS_MEASURED s; $ROUNDS rounds"
+  echo "limit: java ${LIMIT_FLAGS[*]} dev.serval.bench.InProcessLimit --threads 1 --rate RATE --warmup-seconds 5 --seconds $SECONDS_MEASURED (RATE: the round's open-loop rate)"
 } >> "$RUN/machine.txt"
 
 # The collector's and the JIT's logs, to lay beside slow-r<round>.txt (wall-clock times in both).
@@ -54,8 +58,8 @@ echo "serval command line: $(tr '\0' ' ' < /proc/$SERVAL_PID/cmdline)" >> "$RUN/
 log "warm-up: 45 s at 10 clients (C2 compiles for about a minute under load: see bench/suite.sh warm_up)"
 load_gen --url "$URL" "${BODY_ARGS[@]}" --connections 10 --seconds 45 --quiet > "$RUN/warmup.json"
 
-ROWS="$RUN/rows.tsv"
-: > "$ROWS"
+ROWS="$RUN/rows.tsv" LIMIT_ROWS="$RUN/limit-rows.tsv"
+: > "$ROWS"; : > "$LIMIT_ROWS"
 for round in $(seq "$ROUNDS"); do
   load_window "$RUN/saturation-r$round.json" "$RUN/saturation-r$round.log" 5 "$SAT_SECONDS" --url "$URL" "${BODY_ARGS[@]}" --connections 64
   sat_rows=$W_ROWS sat_cpu=$W_CPU_MS sat_busy=$W_BUSY sat_gc=$W_GC
@@ -73,6 +77,13 @@ for round in $(seq "$ROUNDS"); do
   echo "$round $sat $rate $achieved $p50 $p95 $p99 $ratio $max $non2xx $errors $lag $batch $W_CPU_MS $unsent $W_BUSY $sat_rows $sat_cpu $sat_busy $sp50 $sp99 $W_GC $sat_gc" >> "$ROWS"
   log "round $round tail at $rate/s (achieved $achieved): p50 $p50, p95 $p95, p99 $p99 ms, p99/p50 $ratio, max $max ms, non-2xx $non2xx, errors $errors, send lag p99 $lag ms, rows/run $batch"
   wait_server_idle "$SERVAL_PID"
+  taskset -c "$SERVER_CORE" "$JAVA_HOME/bin/java" "${LIMIT_FLAGS[@]}" -cp "$BENCH_CP" dev.serval.bench.InProcessLimit \
+    --model "$MOBILENET" --threads 1 --rate "$rate" --warmup-seconds 5 --seconds "$SECONDS_MEASURED" \
+    > "$RUN/limit-r$round.json" 2> "$RUN/limit-r$round.log"
+  read -r lp50 lp99 < <(jfields "$RUN/limit-r$round.json" p50_ms p99_ms)
+  lratio=$(awk -v a="$lp99" -v b="$lp50" 'BEGIN {printf "%.2f", a / b}')
+  echo "$round $lp50 $lp99 $lratio" >> "$LIMIT_ROWS"
+  log "round $round in-process limit, open loop at $rate/s: p50 $lp50, p99 $lp99 ms, p99/p50 $lratio"
 done
 
 c() { awk -v k="$1" '{print $k}' "$ROWS"; }
@@ -88,6 +99,10 @@ c() { awk -v k="$1" '{print $k}' "$ROWS"; }
   echo
   echo "Saturation runs (closed loop, 64 connections): p50 $(spread $(c 20)) ms, p99 $(spread $(c 21)) ms, rows per run $(spread $(c 17)),"
   echo "Serval CPU $(spread $(c 18)) ms per answer, $(spread $(c 19)) cores busy, ZGC threads $(spread $(c 23 | tr -d %))% of it."
+  echo
+  l() { awk -v k="$1" '{print $k}' "$LIMIT_ROWS"; }
+  echo "The in-process limit in the same open loop at each round's rate (no server, core $SERVER_CORE): p50 $(spread $(l 2)) ms,"
+  echo "p99 $(spread $(l 3)) ms, **p99/p50 $(spread $(l 4))** (rounds: $(l 4 | tr '\n' ' '| sed 's/ $//'))."
   echo
   echo "Target P4: p99 <= 1.5x p50. Requests unsent at the end of the drain: $(c 15 | awk '{t += $1} END {print t + 0}')."
   echo

@@ -19,6 +19,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import org.HdrHistogram.Histogram;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -79,6 +80,12 @@ public final class InProcessLimit implements Callable<Integer> {
     @Option(names = "--allow-spinning", description = "Let ORT's idle pool threads spin (Serval's --allow-spinning).")
     boolean allowSpinning;
 
+    @Option(names = "--rate", paramLabel = "R",
+            description = "Open loop: start a run every 1/R s and time each from when it was due, so a late run "
+                    + "also delays the ones queued behind it (the served open loop's measure, without a server). "
+                    + "Default: back to back.")
+    Double rate;
+
     public static void main(String[] args) {
         System.exit(new CommandLine(new InProcessLimit()).execute(args));
     }
@@ -90,6 +97,9 @@ public final class InProcessLimit implements Callable<Integer> {
         }
         if (threads < 1 || batch < 1) {
             throw new ParameterException(spec.commandLine(), "--threads and --batch must be >= 1");
+        }
+        if (rate != null && !(rate > 0 && rate <= 1e6)) {
+            throw new ParameterException(spec.commandLine(), "--rate must be in (0, 1000000] runs per second, not " + rate);
         }
         try {
             return measure();
@@ -107,13 +117,14 @@ public final class InProcessLimit implements Callable<Integer> {
                 for (int i = 0; i < 3; i++) { // ORT's first runs allocate; keep them out of the warm-up's clock
                     runOnce(session, feed);
                 }
-                long warmupRuns = loop(session, feed, null, seconds(warmupSeconds), Long.MAX_VALUE);
+                long period = rate == null ? 0 : Math.max(1, Math.round(1e9 / rate));
+                long warmupRuns = loop(session, feed, null, seconds(warmupSeconds), Long.MAX_VALUE, period);
                 System.err.printf(Locale.ROOT, "in-process-limit: warmed up with %d runs%n", warmupRuns + 3);
                 Histogram histogram = new Histogram(TimeUnit.MINUTES.toNanos(10), 3);
                 long started = System.nanoTime();
                 long runs = iterations != null
-                        ? loop(session, feed, histogram, Long.MAX_VALUE, iterations)
-                        : loop(session, feed, histogram, seconds(seconds), Long.MAX_VALUE);
+                        ? loop(session, feed, histogram, Long.MAX_VALUE, iterations, period)
+                        : loop(session, feed, histogram, seconds(seconds), Long.MAX_VALUE, period);
                 double elapsed = (System.nanoTime() - started) / 1e9;
                 System.out.println(report(runs, elapsed, histogram));
             } finally {
@@ -142,15 +153,26 @@ public final class InProcessLimit implements Callable<Integer> {
         return (long) (s * 1e9);
     }
 
-    /** Runs until the time or the count is used up; returns the runs made. */
+    /**
+     * Runs until the time or the count is used up; returns the runs made. With a {@code period}
+     * (nanoseconds, 0 for back to back) run i is due at start + i x period: it waits for that time
+     * if early, and is timed from it, so the queueing a slow run causes is counted as the served
+     * open loop counts it.
+     */
     private static long loop(OrtSession session, Map<String, OnnxTensor> feed, Histogram histogram,
-                             long nanos, long count) throws OrtException {
+                             long nanos, long count, long period) throws OrtException {
         long start = System.nanoTime();
         long deadline = nanos == Long.MAX_VALUE ? Long.MAX_VALUE : start + nanos;
         long runs = 0;
         long now = start;
         while (runs < count && now < deadline) {
             long before = now;
+            if (period > 0) {
+                before = start + runs * period;
+                for (long wait = before - now; wait > 0; wait = before - System.nanoTime()) {
+                    LockSupport.parkNanos(wait);
+                }
+            }
             runOnce(session, feed);
             now = System.nanoTime();
             if (histogram != null) {
@@ -264,10 +286,10 @@ public final class InProcessLimit implements Callable<Integer> {
 
     private String report(long runs, double elapsed, Histogram h) {
         return String.format(Locale.ROOT,
-                "{\"model\":\"%s\",\"threads\":%d,\"batch\":%d,\"runs\":%d,\"seconds\":%.3f,\"runs_per_s\":%.2f,"
+                "{\"model\":\"%s\",\"threads\":%d,\"batch\":%d,\"rate\":%s,\"runs\":%d,\"seconds\":%.3f,\"runs_per_s\":%.2f,"
                         + "\"items_per_s\":%.2f,\"min_ms\":%.3f,\"mean_ms\":%.3f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
                         + "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"p95_ms\":%.3f,\"p99_9_ms\":%.3f,\"ort\":\"%s\",\"jdk\":\"%s\"}",
-                jsonEscape(model.toString()), threads, batch, runs, elapsed, runs / elapsed, runs * (double) batch / elapsed,
+                jsonEscape(model.toString()), threads, batch, rate == null ? "null" : rate.toString(), runs, elapsed, runs / elapsed, runs * (double) batch / elapsed,
                 h.getMinValue() / 1e6, h.getMean() / 1e6, h.getValueAtPercentile(50) / 1e6,
                 h.getValueAtPercentile(90) / 1e6, h.getValueAtPercentile(99) / 1e6, h.getMaxValue() / 1e6,
                 h.getValueAtPercentile(95) / 1e6, h.getValueAtPercentile(99.9) / 1e6,
