@@ -21,6 +21,8 @@ What it writes (paths relative to the examples/ folder):
       fixed/1          a model without a batch dimension
       scalar_add/1     element-wise sum and product of two inputs
       external_data/1  weights in an external data file beside model.onnx (weights.bin)
+  test-models/over_2gb/model.onnx  the graph of a model with a 2.15 GB initializer (its weights.bin
+                       is made by the test that serves it)
   reference/           Open Inference Protocol (KServe v2) requests and the expected
                        responses, computed with PyTorch (or numpy for the onnx.helper models)
   bench-models/        only with --bench / --bench-only: large models as ONNX and
@@ -868,8 +870,50 @@ def build_external_data(test_repo, reference):
                     note="Exact: quarters times small numbers, summed, have no rounding in float32.")
 
 
+# Rows of the over-2 GB table: 1024 float32 each (4 KiB), and enough of them that the table's last
+# rows start past 2 GiB, where a 32-bit offset would wrap.
+OVER_2GB_ROW = 1024
+OVER_2GB_ROWS = 524_800
+
+
+def build_over_2gb(test_repo, reference):
+    """The graph of a model whose one initializer is over 2 GB, kept in weights.bin beside it.
+
+    rows = Gather(table, ids): table is float32 [524800, 1024] (2,149,580,800 bytes) in
+    weights.bin at offset 0. Only model.onnx is written (a few hundred bytes, in
+    examples/test-models/, outside the test repository since its data file is not there): the
+    test that serves it makes weights.bin itself, as a sparse file with a few known rows.
+    """
+    ids = helper.make_tensor_value_info("ids", TensorProto.INT64, ["n"])
+    rows = helper.make_tensor_value_info("rows", TensorProto.FLOAT, ["n", OVER_2GB_ROW])
+    table = TensorProto()
+    table.name = "table"
+    table.data_type = TensorProto.FLOAT
+    table.dims.extend([OVER_2GB_ROWS, OVER_2GB_ROW])
+    table.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", "weights.bin"), ("offset", "0"),
+                       ("length", str(OVER_2GB_ROWS * OVER_2GB_ROW * 4))):
+        entry = table.external_data.add()
+        entry.key, entry.value = key, value
+    graph = helper.make_graph([helper.make_node("Gather", ["table", "ids"], ["rows"], name="lookup", axis=0)],
+                              "over_2gb", [ids], [rows], initializer=[table])
+    model = helper.make_model(graph, producer_name="serval-examples",
+                              opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = IR_VERSION
+    model.doc_string = ("Test model with a 2.15 GB initializer in weights.bin (not shipped): "
+                        "rows = table[ids].")
+    # No onnx.checker here: it insists on reading weights.bin, which is not shipped. The test that
+    # serves the model is its check.
+    path = test_repo.parent / "test-models" / "over_2gb" / "model.onnx"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(model.SerializeToString())
+    print(f"{path} ({path.stat().st_size} bytes; weights.bin of {OVER_2GB_ROWS * OVER_2GB_ROW * 4} bytes "
+          "is made by the test)")
+
+
 TEST_MODELS = {"datatypes": build_datatypes, "fixed": build_fixed, "scalar_add": build_scalar_add,
-               "fp16": build_fp16, "external_data": build_external_data}
+               "fp16": build_fp16, "external_data": build_external_data,
+               "over_2gb": build_over_2gb}
 
 
 # --------------------------------------------------------------------------------------
@@ -1084,6 +1128,7 @@ def main(argv=None):
         build_scalar_add(test_repo, reference)
         build_fp16(test_repo, reference)
         build_external_data(test_repo, reference)
+        build_over_2gb(test_repo, reference)
 
     if args.bench or args.bench_only:
         bench_dir = (args.bench or EXAMPLES_DIR / "bench-models").resolve()
