@@ -87,8 +87,8 @@ final class JobQueue {
     void leave() {
         lock.lock();
         try {
-            if (--arriving == 0) {
-                changed.signalAll();
+            if (--arriving == 0 && size > 0) {
+                changed.signalAll(); // see enqueue
             }
         } finally {
             lock.unlock();
@@ -118,8 +118,12 @@ final class JobQueue {
     private boolean enqueue(Job job, boolean arrived, boolean mayClaim) {
         lock.lock();
         try {
-            if (arrived && --arriving == 0) {
-                // Even if this job is refused below, batches waiting for it must not wait on.
+            if (arrived && --arriving == 0 && size > 0) {
+                // Even if this job is refused below, batches waiting for it must not wait on. Only a
+                // forming batch waits for arrivals, and there is none while nothing is queued: an
+                // idle instance woken here only parks again, and on one core that wake-up cost a
+                // context switch per request of a model run inline (iris: 1.9 switches and 8 us of
+                // CPU per request, measured 2026-12-07).
                 changed.signalAll();
             }
             if (closed) {
