@@ -83,6 +83,8 @@ public final class ModelVersion implements AutoCloseable {
 
     private final String name;
     private final long version;
+    /** {@link #version} as text, made once: every answer and metric names it. */
+    private final String versionText;
     private final String platform;
     private final ModelSession session;
     /** The steps around the model, or null. */
@@ -121,6 +123,7 @@ public final class ModelVersion implements AutoCloseable {
                  Supplier<List<String>> availableVersions, Ticker ticker, ModelMetrics metrics, Function<String, ModelVersion> models) {
         this.name = name;
         this.version = version;
+        this.versionText = Long.toString(version);
         this.platform = platform;
         this.session = session;
         this.pipeline = pipeline;
@@ -146,7 +149,7 @@ public final class ModelVersion implements AutoCloseable {
 
     /** The version as the protocol writes it, e.g. {@code "1"}. */
     public String version() {
-        return Long.toString(version);
+        return versionText;
     }
 
     public List<TensorSpec> inputs() {
