@@ -62,6 +62,11 @@ public enum DataType {
      */
     public static DataType parse(String field, String name) {
         if (name != null) {
+            for (DataType type : VALUES) {
+                if (type.name().equals(name)) {
+                    return type; // as the protocol spells it, without a copy in upper case
+                }
+            }
             String upper = name.toUpperCase(Locale.ROOT);
             for (DataType type : VALUES) {
                 if (type.name().equals(upper)) {

@@ -4,9 +4,8 @@ import dev.serval.api.ServalException;
 import dev.serval.api.Shapes;
 import dev.serval.api.Tensor;
 import dev.serval.api.TensorSpec;
-import java.util.HashMap;
+import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 
 /**
  * Checks a request's inputs against what the model declares, before anything reaches the runtime,
@@ -21,16 +20,18 @@ final class InputValidator {
      * @throws ServalException INVALID_ARGUMENT naming the input, the value and what was expected
      */
     static List<Tensor> validate(String model, List<TensorSpec> specs, List<Tensor> inputs) {
-        Map<String, Tensor> byName = new HashMap<>(inputs.size() * 2);
+        // Each input goes straight to its spec's place: no map by name (a model has a few inputs).
+        Tensor[] ordered = new Tensor[specs.size()];
         for (Tensor input : inputs) {
-            TensorSpec spec = find(specs, input.name());
-            if (spec == null) {
+            int at = indexOf(specs, input.name());
+            if (at < 0) {
                 throw ServalException.invalidArgument("unknown input '%s'; model '%s' expects inputs %s",
                         input.name(), model, describe(specs));
             }
-            if (byName.put(input.name(), input) != null) {
+            if (ordered[at] != null) {
                 throw ServalException.invalidArgument("input '%s' is given more than once", input.name());
             }
+            TensorSpec spec = specs.get(at);
             if (input.type() != spec.type()) {
                 throw ServalException.invalidArgument("input '%s' has datatype %s but model '%s' expects %s",
                         input.name(), input.type(), model, spec.type());
@@ -39,13 +40,16 @@ final class InputValidator {
                 throw ServalException.invalidArgument("input '%s' has shape %s but model '%s' expects %s",
                         input.name(), Shapes.format(input.shape()), model, Shapes.format(spec.shape()));
             }
+            ordered[at] = input;
         }
-        Tensor[] ordered = new Tensor[specs.size()];
-        Map<String, Long> symbols = new HashMap<>();
-        Map<String, String> symbolSetBy = new HashMap<>();
+        // Symbolic dimensions seen so far: name, size, and the input that set it (a few, searched in turn).
+        String[] symbols = null;
+        long[] sizes = null;
+        String[] setBy = null;
+        int symbolCount = 0;
         for (int i = 0; i < specs.size(); i++) {
             TensorSpec spec = specs.get(i);
-            Tensor input = byName.get(spec.name());
+            Tensor input = ordered[i];
             if (input == null) {
                 throw ServalException.invalidArgument("missing input '%s'; model '%s' expects inputs %s",
                         spec.name(), model, describe(specs));
@@ -56,18 +60,38 @@ final class InputValidator {
                     continue;
                 }
                 long size = input.shape()[d];
-                Long earlier = symbols.putIfAbsent(names[d], size);
-                if (earlier == null) {
-                    symbolSetBy.put(names[d], spec.name());
-                } else if (earlier != size) {
+                int known = symbolCount - 1;
+                while (known >= 0 && !symbols[known].equals(names[d])) {
+                    known--;
+                }
+                if (known < 0) {
+                    if (symbols == null || symbolCount == symbols.length) {
+                        int capacity = symbols == null ? 4 : symbolCount * 2;
+                        symbols = symbols == null ? new String[capacity] : Arrays.copyOf(symbols, capacity);
+                        sizes = sizes == null ? new long[capacity] : Arrays.copyOf(sizes, capacity);
+                        setBy = setBy == null ? new String[capacity] : Arrays.copyOf(setBy, capacity);
+                    }
+                    symbols[symbolCount] = names[d];
+                    sizes[symbolCount] = size;
+                    setBy[symbolCount] = spec.name();
+                    symbolCount++;
+                } else if (sizes[known] != size) {
                     throw ServalException.invalidArgument(
                             "input '%s' has %d for dimension '%s' (axis %d) but input '%s' has %d; they must agree",
-                            spec.name(), size, names[d], d, symbolSetBy.get(names[d]), earlier);
+                            spec.name(), size, names[d], d, setBy[known], sizes[known]);
                 }
             }
-            ordered[i] = input;
         }
         return List.of(ordered);
+    }
+
+    private static int indexOf(List<TensorSpec> specs, String name) {
+        for (int i = 0; i < specs.size(); i++) {
+            if (specs.get(i).name().equals(name)) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     static TensorSpec find(List<TensorSpec> specs, String name) {

@@ -198,6 +198,20 @@ class InputValidatorTest {
     }
 
     @Test
+    void validate_tracksManySymbolsAcrossInputs() {
+        // Six symbols, more than the validator first makes room for; the last input disagrees on the first.
+        List<TensorSpec> specs = List.of(
+                new TensorSpec("a", DataType.FP32, shape(-1, -1, -1), new String[] {"s1", "s2", "s3"}),
+                new TensorSpec("b", DataType.FP32, shape(-1, -1, -1), new String[] {"s4", "s5", "s6"}),
+                new TensorSpec("c", DataType.FP32, shape(-1, -1), new String[] {"s6", "s1"}));
+        Tensor a = zeros("a", DataType.FP32, 1, 2, 3);
+        Tensor b = zeros("b", DataType.FP32, 4, 5, 6);
+        assertThat(InputValidator.validate("m", specs, List.of(a, b, zeros("c", DataType.FP32, 6, 1)))).hasSize(3);
+        assertRejected(specs, List.of(a, b, zeros("c", DataType.FP32, 6, 2)))
+                .hasMessage("input 'c' has 2 for dimension 's1' (axis 1) but input 'a' has 1; they must agree");
+    }
+
+    @Test
     void validate_keepsTensorsUnchanged() {
         Tensor ids = int64("input_ids", shape(1, 2), 5, 6);
         Tensor mask = int64("attention_mask", shape(1, 2), 1, 1);

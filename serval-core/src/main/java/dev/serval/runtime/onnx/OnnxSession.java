@@ -23,6 +23,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -42,6 +43,9 @@ final class OnnxSession implements ModelSession {
     private final SessionOptions options;
     private final List<TensorSpec> inputs;
     private final List<TensorSpec> outputs;
+    /** Every output's name, in the model's order, and the same as the set a run asks ORT for. */
+    private final List<String> allOutputNames;
+    private final Set<String> allOutputs;
     private volatile boolean closed;
 
     OnnxSession(OrtEnvironment environment, OrtSession session, SessionOptions options)
@@ -51,6 +55,8 @@ final class OnnxSession implements ModelSession {
         this.options = options;
         this.inputs = specs("input", session.getInputInfo(), true);
         this.outputs = specs("output", session.getOutputInfo(), false);
+        this.allOutputNames = outputs.stream().map(TensorSpec::name).toList();
+        this.allOutputs = Collections.unmodifiableSet(new LinkedHashSet<>(allOutputNames));
     }
 
     private static List<TensorSpec> specs(String role, Map<String, NodeInfo> nodes, boolean isInput)
@@ -97,13 +103,22 @@ final class OnnxSession implements ModelSession {
         if (closed) {
             throw new IllegalStateException("session is closed");
         }
-        Map<String, OnnxTensor> feed = new HashMap<>(inputTensors.size() * 2);
+        // The tensors made so far, closed at the end whatever happens; ORT takes them as a map.
+        OnnxTensor[] made = new OnnxTensor[inputTensors.size()];
         OrtSession.RunOptions options = null;
         try {
-            for (Tensor input : inputTensors) {
-                feed.put(input.name(), toOnnx(input));
+            Map<String, OnnxTensor> feed;
+            if (made.length == 1) {
+                made[0] = toOnnx(inputTensors.get(0));
+                feed = Map.of(inputTensors.get(0).name(), made[0]);
+            } else {
+                feed = new HashMap<>(made.length * 2);
+                for (int i = 0; i < made.length; i++) {
+                    made[i] = toOnnx(inputTensors.get(i));
+                    feed.put(inputTensors.get(i).name(), made[i]);
+                }
             }
-            Set<String> wanted = new LinkedHashSet<>(outputNames);
+            Set<String> wanted = outputNames.equals(allOutputNames) ? allOutputs : new LinkedHashSet<>(outputNames);
             if (control != null) {
                 // RunOptions is native: the control guarantees no cancel reaches it once closed.
                 OrtSession.RunOptions runOptions = new OrtSession.RunOptions();
@@ -133,8 +148,10 @@ final class OnnxSession implements ModelSession {
             if (options != null) {
                 options.close();
             }
-            for (OnnxTensor tensor : feed.values()) {
-                tensor.close();
+            for (OnnxTensor tensor : made) {
+                if (tensor != null) {
+                    tensor.close();
+                }
             }
         }
     }

@@ -324,6 +324,31 @@ final class JsonReader {
         return bytes;
     }
 
+    /**
+     * Whether the current string is exactly {@code candidate} as written, with no escapes: a match
+     * costs no new {@code String}, the caller's is used. False for anything else, a string that only
+     * decodes to the candidate included. Does not move the reader; a string stepped over is still
+     * checked whole by the next token, as always.
+     */
+    boolean stringIs(String candidate) {
+        if (token != Token.STRING) {
+            return false;
+        }
+        final byte[] b = in;
+        int p = stringStart;
+        int n = candidate.length();
+        if (n >= end - p || b[p + n] != '"') {
+            return false;
+        }
+        for (int i = 0; i < n; i++) {
+            int c = b[p + i];
+            if (c != candidate.charAt(i) || c < 0x20 || c == '"' || c == '\\') {
+                return false;
+            }
+        }
+        return true;
+    }
+
     private String stringText() {
         if (stringText == null) {
             stringText = text.string(stringStart);

@@ -41,6 +41,7 @@ import java.util.Map;
  */
 final class JsonRequestDecoder {
     private static final BigInteger UINT64_MAX = BigInteger.ONE.shiftLeft(64).subtract(BigInteger.ONE);
+    private static final DataType[] DATA_TYPES = DataType.values();
     /** Binary tensor data extension: an input's byte count after the JSON. */
     static final String BINARY_DATA_SIZE = "binary_data_size";
     /** Binary tensor data extension: an output wanted as raw bytes. */
@@ -188,9 +189,9 @@ final class JsonRequestDecoder {
                 Token value = parser.nextToken();
                 String label = name == null ? "inputs[" + index + "]" : "input '" + name + "'";
                 switch (field) {
-                    case "name" -> name = string("inputs[" + index + "].name", value);
+                    case "name" -> name = inputName(index, value);
                     case "shape" -> shape = shape(label, value);
-                    case "datatype" -> type = DataType.parse(label, string(label + " datatype", value));
+                    case "datatype" -> type = datatype(label, value);
                     case "parameters" -> parameters = parameters(label + " parameters", value);
                     case "data" -> {
                         expect(value, Token.START_ARRAY, label + " data", "an array");
@@ -245,6 +246,27 @@ final class JsonRequestDecoder {
                         label, actual, Shapes.format(shape), expected);
             }
             return new Tensor(name, type, shape, data);
+        }
+
+        /** An input's name: the model's own String when the client wrote one of its input names plainly. */
+        private String inputName(int index, Token value) {
+            for (int i = 0; i < specs.size(); i++) {
+                String known = specs.get(i).name();
+                if (parser.stringIs(known)) {
+                    return known;
+                }
+            }
+            return string("inputs[" + index + "].name", value);
+        }
+
+        /** An input's datatype, read without a String when spelled as the protocol spells it. */
+        private DataType datatype(String label, Token value) {
+            for (DataType type : DATA_TYPES) {
+                if (parser.stringIs(type.name())) {
+                    return type;
+                }
+            }
+            return DataType.parse(label, string(label + " datatype", value));
         }
 
         /** Checks a binary input's declared size against its shape and datatype. */

@@ -23,9 +23,11 @@ import java.util.Map;
  * small metadata documents. NaN and infinities are written as the strings {@code "NaN"},
  * {@code "Infinity"} and {@code "-Infinity"}, which the decoder accepts back.
  *
- * <p>FP32, FP16 and BF16 elements are written by {@link FloatText} into one scratch array per response
- * and handed to Jackson as a raw value, which copies the chars into its output buffer: Jackson's
- * {@code writeNumber(float)} would make a {@code String} per element (the same text).
+ * <p>Inference responses whose strings need no escaping and whose outputs are fixed-width are
+ * written by {@link InferenceJson}, without Jackson, into the same bytes; the others by Jackson.
+ * There, FP32, FP16 and BF16 elements are written by {@link FloatText} into one scratch array per
+ * response and handed to Jackson as a raw value, which copies the chars into its output buffer:
+ * Jackson's {@code writeNumber(float)} would make a {@code String} per element (the same text).
  *
  * <p>Stateless and thread-safe.
  */
@@ -71,6 +73,12 @@ final class JsonResponseEncoder {
      * @param binary per output, whether it goes as binary data; null when none does
      */
     static byte[] inference(InferenceResponse response, boolean[] binary) {
+        byte[] plain = InferenceJson.write(response, binary);
+        return plain != null ? plain : inferenceWithJackson(response, binary);
+    }
+
+    /** {@link #inference(InferenceResponse, boolean[])} written by Jackson, for any response. */
+    static byte[] inferenceWithJackson(InferenceResponse response, boolean[] binary) {
         long elements = 0;
         for (int i = 0; i < response.outputs().size(); i++) {
             if (binary == null || !binary[i]) {

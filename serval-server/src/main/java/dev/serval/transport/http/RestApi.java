@@ -13,7 +13,10 @@ import dev.serval.schedule.ModelScheduler;
 import dev.serval.transport.BodyArrays;
 import io.helidon.common.buffers.DataReader;
 import io.helidon.http.HeaderNames;
+import io.helidon.http.HeaderValues;
+import io.helidon.http.Method;
 import io.prometheus.metrics.expositionformats.PrometheusTextFormatWriter;
+import io.helidon.webserver.http.HttpRouting;
 import io.helidon.webserver.http.HttpRules;
 import io.helidon.webserver.http.HttpService;
 import io.helidon.webserver.http.ServerRequest;
@@ -39,7 +42,6 @@ import java.util.function.BooleanSupplier;
  * threads and parks until the answer is ready.
  */
 final class RestApi implements HttpService {
-    private static final String JSON = "application/json";
     private static final byte[] LIVE = "{\"live\":true}".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] READY = "{\"ready\":true}".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] NOT_READY = "{\"ready\":false}".getBytes(StandardCharsets.US_ASCII);
@@ -80,6 +82,7 @@ final class RestApi implements HttpService {
         });
     }
 
+    /** Every endpoint but inference's, which go first ({@link #inferenceRoutes}). */
     @Override
     public void routing(HttpRules rules) {
         rules.get("/v2/health/live", (req, res) -> json(res, 200, LIVE))
@@ -92,13 +95,21 @@ final class RestApi implements HttpService {
                 .get("/v2/models/{model}/versions/{version}", this::modelMetadata)
                 .get("/v2/models/{model}/ready", this::modelReady)
                 .get("/v2/models/{model}/versions/{version}/ready", this::modelReady)
-                .post("/v2/models/{model}/infer", this::infer)
-                .post("/v2/models/{model}/versions/{version}/infer", this::infer)
                 .post("/v2/repository/index", this::repositoryIndex)
                 .post("/v2/repository/models/{model}/load", this::repositoryLoad)
                 .post("/v2/repository/models/{model}/unload", this::repositoryUnload)
                 .get("/metrics", this::metrics)
                 .any(this::noRoute);
+    }
+
+    /**
+     * The inference routes, for the top of the server's routing, ahead of every service: they are
+     * matched at every inference request, so without Helidon's regular expressions
+     * ({@link InferencePaths}) and without a service's prefix to match first.
+     */
+    void inferenceRoutes(HttpRouting.Builder routing) {
+        routing.route(Method.POST, InferencePaths.LATEST, this::infer)
+                .route(Method.POST, InferencePaths.VERSIONED, this::infer);
     }
 
     private void serverMetadata(ServerRequest req, ServerResponse res) {
@@ -460,7 +471,8 @@ final class RestApi implements HttpService {
 
     private static void json(ServerResponse res, int status, byte[] body) {
         res.status(status);
-        res.header(HeaderNames.CONTENT_TYPE, JSON);
+        // A cached header: its HTTP/1.1 bytes are made once, not per response.
+        res.header(HeaderValues.CONTENT_TYPE_JSON);
         res.send(body);
     }
 }

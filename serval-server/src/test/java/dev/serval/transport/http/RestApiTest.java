@@ -6,6 +6,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import dev.serval.testing.Examples;
 import dev.serval.testing.Reply;
 import dev.serval.testing.TestServer;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -97,6 +100,25 @@ class RestApiTest {
         }
         assertThat(sum).isCloseTo(1.0, org.assertj.core.data.Offset.offset(1e-5));
         assertThat(probabilities.get("data").get(0).asDouble()).as("setosa").isGreaterThan(0.9);
+    }
+
+    @Test
+    void infer_answersOverHttp2TheSameAsOverHttp11() throws Exception {
+        // The server's explicit HTTP/1.1 settings must leave h2c (the upgrade from HTTP/1.1) in place.
+        try (HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_2).build()) {
+            HttpResponse<String> ready = client.send(HttpRequest.newBuilder(server.uri("/v2/health/ready")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(ready.version()).isEqualTo(HttpClient.Version.HTTP_2);
+            for (String path : new String[] {"/v2/models/iris/infer", "/v2/models/iris/versions/1/infer"}) {
+                HttpResponse<String> answer = client.send(HttpRequest.newBuilder(server.uri(path))
+                        .header("Content-Type", "application/json")
+                        .POST(HttpRequest.BodyPublishers.ofString(IRIS_ONE)).build(), HttpResponse.BodyHandlers.ofString());
+                assertThat(answer.version()).isEqualTo(HttpClient.Version.HTTP_2);
+                assertThat(answer.statusCode()).isEqualTo(200);
+                assertThat(answer.headers().firstValue("content-type")).contains("application/json");
+                assertThat(answer.body()).isEqualTo(server.post(path, IRIS_ONE).body());
+            }
+        }
     }
 
     @Test
