@@ -1,9 +1,7 @@
 package dev.serval.cli;
 
-import com.sun.management.OperatingSystemMXBean;
 import dev.serval.schedule.ServalThreads;
 import java.io.IOException;
-import java.lang.management.ManagementFactory;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -36,21 +34,11 @@ import org.slf4j.LoggerFactory;
  * value needs no privilege; so the threads are found by name in {@code /proc/self/task} and given
  * to {@code renice}. Linux only; where {@code /proc} or {@code renice} is missing nothing changes.
  * {@code -Dserval.jit_nice=N} sets the value (default {@value #DEFAULT_NICE}; 0 leaves the threads as they are).
- *
- * <p>Design note, when: only once the process has used {@value #DEFAULT_AFTER_CPU_SECONDS} s of
- * CPU ({@code -Dserval.jit_nice_after_cpu_seconds=S}). The first minute of work is when the JIT
- * does most of its work and the server is slowest without it: under saturation on one core, binary
- * MobileNetV2 reached full speed after 38 s with the compiler at nice 0 and after 66 s at nice 5
- * ({@code bench/warm-up-curve.sh}, 2026-12-07), while the compilations that hold requests in a warm
- * server are the sparse later ones. CPU time rather than time since start, so that a server that
- * waits for its traffic still warms up at full speed when it comes. Raising one's own priority
- * back needs a privilege, so this is one way: it only ever lowers it.
  */
 final class CompilerThreads implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(CompilerThreads.class);
     private static final Path TASKS = Path.of("/proc/self/task");
     static final int DEFAULT_NICE = 5;
-    static final int DEFAULT_AFTER_CPU_SECONDS = 60;
     /** Seconds between looks for compiler threads the JVM started since. */
     private static final int RECHECK_SECONDS = 10;
 
@@ -61,24 +49,17 @@ final class CompilerThreads implements AutoCloseable {
     }
 
     /**
-     * Lowers the compiler threads' priority once the process has used the CPU time the class notes
-     * give, and every {@value #RECHECK_SECONDS} s after, unless {@code -Dserval.jit_nice=0} or this
-     * is not Linux.
+     * Lowers the compiler threads' priority now and every {@value #RECHECK_SECONDS} s after, unless
+     * {@code -Dserval.jit_nice=0} or this is not Linux.
      */
     static Optional<CompilerThreads> start() {
         int nice = Integer.getInteger("serval.jit_nice", DEFAULT_NICE);
-        long afterCpuNanos = TimeUnit.SECONDS.toNanos(
-                Integer.getInteger("serval.jit_nice_after_cpu_seconds", DEFAULT_AFTER_CPU_SECONDS));
         if (nice == 0 || !Files.isDirectory(TASKS)) {
             return Optional.empty();
         }
-        OperatingSystemMXBean os = (OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
         ScheduledExecutorService checker = Executors.newSingleThreadScheduledExecutor(
                 ServalThreads.platform("serval-jit-nice"));
         checker.scheduleWithFixedDelay(() -> {
-            if (os.getProcessCpuTime() < afterCpuNanos) {
-                return; // still warming up: the compiler keeps its share
-            }
             if (lowerPriority(nice) < 0) {
                 checker.shutdown(); // said why once; no use trying every few seconds
             }
