@@ -95,12 +95,8 @@ final class InputValidator {
     }
 
     static TensorSpec find(List<TensorSpec> specs, String name) {
-        for (TensorSpec spec : specs) {
-            if (spec.name().equals(name)) {
-                return spec;
-            }
-        }
-        return null;
+        int at = indexOf(specs, name);
+        return at < 0 ? null : specs.get(at);
     }
 
     static String describe(List<TensorSpec> specs) {

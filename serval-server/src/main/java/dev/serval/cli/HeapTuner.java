@@ -148,15 +148,15 @@ final class HeapTuner implements AutoCloseable {
                 long processTicks = Math.max(0, now[0] - last[0]);
                 double seconds = (now[3] - last[3]) / 1e9;
                 // A collector busy beside an idle server costs nothing: only a busy process counts.
+                long collectorTicks = Math.max(0, now[1] - last[1]);
                 boolean busy = processTicks >= MIN_BUSY_TICKS_PER_SECOND * seconds;
-                double share = busy ? Math.max(0, now[1] - last[1]) / (double) processTicks : 0;
+                double share = busy ? collectorTicks / (double) processTicks : 0;
                 double allocatedPerSecond = Math.max(0, now[2] - last[2]) / seconds;
                 long cycles = cycles(cycleBeans);
                 long cyclesNow = busy ? Math.max(0, cycles - lastCycles[0]) : 0;
                 lastCycles[0] = cycles;
                 long before = policy.target();
                 long after = policy.sample(share, allocatedPerSecond, cyclesNow);
-                long collectorTicks = Math.max(0, now[1] - last[1]);
                 boolean idle = policy.idle(Math.max(0, processTicks - collectorTicks) / seconds,
                         heap.getHeapMemoryUsage().getUsed());
                 System.arraycopy(now, 0, last, 0, now.length);
