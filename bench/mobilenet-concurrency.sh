@@ -3,10 +3,14 @@
 # (closed loop), beside the in-process limit at batch 1 and at its best batch.
 #
 #   bench/mobilenet-concurrency.sh [--rounds N] [--clients "1 10 64 256 2000 2000r"] [--batches "1 4 8 16 32"]
-#                                  [--seconds S] [--limit-seconds S] [--body FILE]
+#                                  [--seconds S] [--limit-seconds S] [--body FILE] [--warmup-seconds S]
 #
 # Each round runs, alternating limit and server:
 #   limit   InProcessLimit --threads 1 at each batch (3 s warm-up, LIMIT_SECONDS timed), pinned to core 0
+#   warm-up Serval first runs WARMUP_SECONDS (45) at 10 clients: under saturation on one core C2
+#           (at nice 5) keeps compiling for one to two minutes, and the first client counts of a
+#           run warmed 45 s measure part of that (2026-12-07: 0.69-0.79x after 45 s, 0.885x at 10
+#           clients after the protocols run's 135 s)
 #   served  Serval (--threads 1, pinned to core 0; bench/work/repo-mobilenet-batching: max_batch_size 32,
 #           max_queue_size 4096, default queue delay 500 us) under the load generator (closed loop,
 #           pinned to core 1) at each client count: warm-up max(5, clients / 50) s, then SECONDS measured.
@@ -21,7 +25,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROUNDS=3 CLIENTS="1 10 64 256 2000 2000r" BATCHES="1 4 8 16 32" SECONDS_MEASURED=20 LIMIT_SECONDS=5 BODY=""
+ROUNDS=3 CLIENTS="1 10 64 256 2000 2000r" BATCHES="1 4 8 16 32" SECONDS_MEASURED=20 LIMIT_SECONDS=5 BODY="" WARMUP_SECONDS=45
 SERVAL_PORT=${BENCH_SERVAL_PORT:-18001}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -31,7 +35,8 @@ while [ $# -gt 0 ]; do
     --seconds) SECONDS_MEASURED=$2; shift 2 ;;
     --limit-seconds) LIMIT_SECONDS=$2; shift 2 ;;
     --body) BODY=$(realpath "$2"); shift 2 ;;  # FILE.json, or FILE.bin (binary tensors)
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --warmup-seconds) WARMUP_SECONDS=$2; shift 2 ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
@@ -46,7 +51,7 @@ begin_run mobilenet-concurrency
   echo "model: $(realpath --relative-to="$ROOT" "$MOBILENET") ($(stat -c %s "$MOBILENET") bytes); body $(realpath --relative-to="$ROOT" "$BODY") ($(stat -c %s "$BODY") bytes)"
   echo "config.yaml: $(tr '\n' ' ' < "$REPO/mobilenet_v2/config.yaml")"
   echo "limit: java ${LIMIT_FLAGS[*]} dev.serval.bench.InProcessLimit --threads 1 --batch B --warmup-seconds 3 --seconds $LIMIT_SECONDS (B in $BATCHES)"
-  echo "served: ./serval serve --threads 1 $BENCH_SERVE_OPTS; load: LoadGenerator closed loop, clients $CLIENTS, warm-up max(5, clients/50) s, $SECONDS_MEASURED s measured; $ROUNDS rounds"
+  echo "served: ./serval serve --threads 1 $BENCH_SERVE_OPTS, warmed $WARMUP_SECONDS s at 10 clients; load: LoadGenerator closed loop, clients $CLIENTS, warm-up max(5, clients/50) s, $SECONDS_MEASURED s measured; $ROUNDS rounds"
 } >> "$RUN/machine.txt"
 
 log "starting Serval on core $SERVER_CORE"
@@ -55,8 +60,8 @@ URL="127.0.0.1:$SERVAL_PORT/v2/models/mobilenet_v2/infer"
 curl -s -H 'Content-Type: application/json' --data-binary @"$WORK/mobilenet_b1.json" "http://$URL" > "$RUN/answer.json"
 grep -q '"shape":\[1,1000\]' "$RUN/answer.json" || die "Serval's answer is not [1,1000] logits; see $RUN/answer.json"
 echo "serval command line: $(tr '\0' ' ' < /proc/$SERVAL_PID/cmdline)" >> "$RUN/machine.txt"
-log "warm-up: Serval 45 s at 10 clients (C2 compiles for about a minute under load: see bench/suite.sh warm_up)"
-load_gen --url "$URL" "${BODY_ARGS[@]}" --connections 10 --seconds 45 --quiet > "$RUN/warmup.json"
+log "warm-up: Serval $WARMUP_SECONDS s at 10 clients (C2 compiles for a minute or two under load: see bench/suite.sh warm_up)"
+load_gen --url "$URL" "${BODY_ARGS[@]}" --connections 10 --seconds "$WARMUP_SECONDS" --quiet > "$RUN/warmup.json"
 
 ROWS="$RUN/rows.tsv"   # limit ROUND BATCH items_per_s p50_ms | served ROUND CLIENTS ...
 : > "$ROWS"

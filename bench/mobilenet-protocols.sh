@@ -3,7 +3,7 @@
 # extension) and gRPC (raw_input_contents, through serval-client), beside the in-process limit, and
 # the Python peer (FastAPI + pydantic + PyTorch TorchScript, v2 JSON) in the same run.
 #
-#   bench/mobilenet-protocols.sh [--rounds N] [--seconds S] [--clients "1 10"] [--limit-seconds S]
+#   bench/mobilenet-protocols.sh [--rounds N] [--seconds S] [--clients "1 10"] [--limit-seconds S] [--warmup-seconds S]
 #
 # Each round runs, one after the other, every server-side process pinned to core 0 with one
 # compute thread and every client pinned to core 1:
@@ -15,6 +15,10 @@
 #           5 s warm-up, then SECONDS measured; Serval's CPU per answer from /proc
 #   python  bench/peers/python/fastapi_peer.py (1 uvicorn worker, 1 torch thread, the TorchScript
 #           export of the same weights) under the same JSON load
+# Before the first round, every Serval path (json, binary, grpc) runs WARMUP_SECONDS (45) at 10 clients
+# and the peer 10 s: under load on one core C2 compiles for about a minute (its threads run at
+# nice 5), and gRPC's code (Netty, protobuf) is compiled apart from REST's: after 10 s the rounds
+# measured the JIT (perf, 2026-12-07: C2 still took 6% of Serval's CPU after 60 s of gRPC load).
 # The same image every time: bench/work/mobilenet_b1.json and its binary twin mobilenet_b1.bin.
 # Targets: binary and gRPC >= 0.9x the limit's throughput; p50 at one client <= limit p50 + 0.3 ms;
 # Serval >= 15x the Python peer. Raw output: bench/work/results/mobilenet-protocols-<time>/.
@@ -22,7 +26,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROUNDS=3 CLIENTS="1 10" SECONDS_MEASURED=15 LIMIT_SECONDS=5
+ROUNDS=3 CLIENTS="1 10" SECONDS_MEASURED=15 LIMIT_SECONDS=5 WARMUP_SECONDS=45
 SERVAL_PORT=${BENCH_SERVAL_PORT:-18001}
 GRPC_PORT=$((SERVAL_PORT + 1))
 PEER_PORT=$((SERVAL_PORT + 2))
@@ -32,7 +36,8 @@ while [ $# -gt 0 ]; do
     --clients) CLIENTS=$2; shift 2 ;;
     --seconds) SECONDS_MEASURED=$2; shift 2 ;;
     --limit-seconds) LIMIT_SECONDS=$2; shift 2 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --warmup-seconds) WARMUP_SECONDS=$2; shift 2 ;;
+    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
@@ -92,8 +97,11 @@ load_for() {
 }
 
 # Every path warm before anything is measured (the gRPC path is JIT-compiled apart from REST's).
-log "warm-up: 10 s of each protocol at 10 clients, and of the peer"
-for kind in json binary grpc python; do load_for "$kind" 10 10 > "$RUN/warmup-$kind.json" 2> "$RUN/warmup-$kind.log"; done
+log "warm-up: $WARMUP_SECONDS s of each Serval protocol at 10 clients, 10 s of the peer"
+for kind in json binary grpc python; do
+  warm=$WARMUP_SECONDS; [ "$kind" = python ] && warm=10
+  load_for "$kind" 10 "$warm" > "$RUN/warmup-$kind.json" 2> "$RUN/warmup-$kind.log"
+done
 
 # Rows: limit ROUND BATCH items_per_s p50_ms | run ROUND KIND CLIENTS ok_per_s p50 p95 p99 failed cpu_ms_per_answer
 ROWS="$RUN/rounds.tsv"
