@@ -3,7 +3,10 @@
 # request's intended send time: corrected for coordinated omission). MobileNetV2 over v2 JSON.
 #
 #   bench/tail-latency.sh [--rounds N] [--fraction F] [--seconds S] [--saturation-seconds S]
-#                         [--tail-warmup S] [--body FILE]
+#                         [--tail-warmup S] [--warmup-seconds S] [--body FILE]
+#
+# Serval first runs WARMUP_SECONDS (45) at 10 closed-loop clients (the JIT; see
+# bench/mobilenet-concurrency.sh).
 #
 # Each round, against one Serval (--threads 1, core 0, bench/work/repo-mobilenet-batching:
 # max_batch_size 32, max_queue_size 4096), with the load generator on core 1:
@@ -22,7 +25,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROUNDS=3 FRACTION=0.7 SECONDS_MEASURED=30 SAT_SECONDS=15 TAIL_WARMUP=30 BODY=""
+ROUNDS=3 FRACTION=0.7 SECONDS_MEASURED=30 SAT_SECONDS=15 TAIL_WARMUP=30 BODY="" WARMUP_SECONDS=45
 SERVAL_PORT=${BENCH_SERVAL_PORT:-18001}
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -31,8 +34,9 @@ while [ $# -gt 0 ]; do
     --seconds) SECONDS_MEASURED=$2; shift 2 ;;
     --saturation-seconds) SAT_SECONDS=$2; shift 2 ;;
     --tail-warmup) TAIL_WARMUP=$2; shift 2 ;;
+    --warmup-seconds) WARMUP_SECONDS=$2; shift 2 ;;
     --body) BODY=$(realpath "$2"); shift 2 ;;  # FILE.json, or FILE.bin (binary tensors)
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
@@ -46,7 +50,7 @@ begin_run tail-latency
 {
   echo "model: $(realpath --relative-to="$ROOT" "$MOBILENET"); body $(realpath --relative-to="$ROOT" "$BODY") ($(stat -c %s "$BODY") bytes)"
   echo "config.yaml: $(tr '\n' ' ' < "$REPO/mobilenet_v2/config.yaml")"
-  echo "saturation: closed loop, 64 connections, 5 s warm-up, $SAT_SECONDS s; tail: open loop at $FRACTION x saturation, 64 connections, $TAIL_WARMUP s warm-up at that rate, $SECONDS_MEASURED s; $ROUNDS rounds"
+  echo "Serval warmed $WARMUP_SECONDS s at 10 clients first; saturation: closed loop, 64 connections, 5 s warm-up, $SAT_SECONDS s; tail: open loop at $FRACTION x saturation, 64 connections, $TAIL_WARMUP s warm-up at that rate, $SECONDS_MEASURED s; $ROUNDS rounds"
   echo "limit: java ${LIMIT_FLAGS[*]} dev.serval.bench.InProcessLimit --threads 1 --rate RATE --warmup-seconds 5 --seconds $SECONDS_MEASURED (RATE: the round's open-loop rate)"
 } >> "$RUN/machine.txt"
 
@@ -55,8 +59,8 @@ SERVAL_JAVA_OPTS="${SERVAL_JAVA_OPTS:-} -Xlog:gc:file=$RUN/gc.log:time -Xlog:jit
   start_serval "$RUN/serval.log" "$REPO"
 URL="127.0.0.1:$SERVAL_PORT/v2/models/mobilenet_v2/infer"
 echo "serval command line: $(tr '\0' ' ' < /proc/$SERVAL_PID/cmdline)" >> "$RUN/machine.txt"
-log "warm-up: 45 s at 10 clients (C2 compiles for about a minute under load: see bench/suite.sh warm_up)"
-load_gen --url "$URL" "${BODY_ARGS[@]}" --connections 10 --seconds 45 --quiet > "$RUN/warmup.json"
+log "warm-up: $WARMUP_SECONDS s at 10 clients (C2 compiles for a minute or two under load: see bench/suite.sh warm_up)"
+load_gen --url "$URL" "${BODY_ARGS[@]}" --connections 10 --seconds "$WARMUP_SECONDS" --quiet > "$RUN/warmup.json"
 
 ROWS="$RUN/rows.tsv" LIMIT_ROWS="$RUN/limit-rows.tsv"
 : > "$ROWS"; : > "$LIMIT_ROWS"
