@@ -7,10 +7,10 @@
 #
 # Each round runs, alternating limit and server:
 #   limit   InProcessLimit --threads 1 at each batch (3 s warm-up, LIMIT_SECONDS timed), pinned to core 0
-#   warm-up Serval first runs WARMUP_SECONDS (45) at 10 clients: under saturation on one core C2
-#           (at nice 5) keeps compiling for one to two minutes, and the first client counts of a
-#           run warmed 45 s measure part of that (2026-12-07: 0.69-0.79x after 45 s, 0.885x at 10
-#           clients after the protocols run's 135 s)
+#   warm-up Serval first runs WARMUP_SECONDS (150) at 10 clients: under saturation on one core C2
+#           (at nice 5) keeps compiling for a few minutes, and a run warmed 45 s measured part of
+#           that (2026-12-07: 184 -> 211 answers/s from 1 to 64 clients after 45 s, 225 -> 222
+#           after 150 s)
 #   served  Serval (--threads 1, pinned to core 0; bench/work/repo-mobilenet-batching: max_batch_size 32,
 #           max_queue_size 4096, default queue delay 500 us) under the load generator (closed loop,
 #           pinned to core 1) at each client count: warm-up max(5, clients / 50) s, then SECONDS measured.
@@ -25,7 +25,7 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROUNDS=3 CLIENTS="1 10 64 256 2000 2000r" BATCHES="1 4 8 16 32" SECONDS_MEASURED=20 LIMIT_SECONDS=5 BODY="" WARMUP_SECONDS=45
+ROUNDS=3 CLIENTS="1 10 64 256 2000 2000r" BATCHES="1 4 8 16 32" SECONDS_MEASURED=20 LIMIT_SECONDS=5 BODY="" WARMUP_SECONDS=150
 SERVAL_PORT=${BENCH_SERVAL_PORT:-18001}
 while [ $# -gt 0 ]; do
   case "$1" in
