@@ -12,7 +12,8 @@
 #   serval  one Serval (--threads 1, bench/work/repo-mobilenet: no config file, so batches of up to
 #           32 under the learned ceiling) for each client count and protocol: json and binary from
 #           dev.serval.bench.load.LoadGenerator, grpc from GrpcLoadGenerator (the Java client);
-#           5 s warm-up, then SECONDS measured; Serval's CPU per answer from /proc
+#           5 s warm-up in the measuring client's own process, then SECONDS measured; Serval's CPU
+#           per answer from /proc over its answers (its /metrics) from the measured phase's first second
 #   python  bench/peers/python/fastapi_peer.py (1 uvicorn worker, 1 torch thread, the TorchScript
 #           export of the same weights) under the same JSON load
 # Before the first round, every Serval path (json, binary, grpc) runs WARMUP_SECONDS (45) at 10 clients
@@ -76,23 +77,25 @@ wait_http "http://127.0.0.1:$PEER_PORT/v2/health/ready" $PEER_PID 120 || die "th
   echo "limit: java ${LIMIT_FLAGS[*]} dev.serval.bench.InProcessLimit --threads 1 --batch B --warmup-seconds 3 --seconds $LIMIT_SECONDS"
   echo "serval command line: $(tr '\0' ' ' < /proc/$SERVAL_PID/cmdline)"
   echo "python peer: /usr/bin/python3 bench/peers/python/fastapi_peer.py --workers 1 --torch-threads 1 ($(/usr/bin/python3 -c 'import fastapi, uvicorn, torch, pydantic; print("fastapi", fastapi.__version__, "uvicorn", uvicorn.__version__, "torch", torch.__version__, "pydantic", pydantic.VERSION)'))"
-  echo "load: closed loop, clients $CLIENTS, 5 s warm-up, ${SECONDS_MEASURED} s measured; $ROUNDS rounds"
+  echo "load: closed loop, clients $CLIENTS, 5 s warm-up in each measuring client process, ${SECONDS_MEASURED} s measured; $ROUNDS rounds"
 } >> "$RUN/machine.txt"
 
-# load_for KIND CLIENTS SECONDS: one closed-loop run against Serval (json, binary, grpc) or the peer (python).
+# load_for KIND CLIENTS SECONDS [WARMUP]: one closed-loop run against Serval (json, binary, grpc) or the
+# peer (python), WARMUP (0) seconds unrecorded first in the same client process.
 load_for() {
-  local kind=$1 clients=$2 seconds=$3
+  local kind=$1 clients=$2 seconds=$3 warmup=${4:-0}
   case "$kind" in
     json) load_gen --url "127.0.0.1:$SERVAL_PORT/v2/models/mobilenet_v2/infer" --body "$JSON_BODY" \
-            --connections "$clients" --seconds "$seconds" ;;
+            --connections "$clients" --warmup-seconds "$warmup" --seconds "$seconds" ;;
     binary) load_gen --url "127.0.0.1:$SERVAL_PORT/v2/models/mobilenet_v2/infer" --body "$BIN_BODY" \
             --content-type application/octet-stream --header "Inference-Header-Content-Length: $HEADER_LENGTH" \
-            --connections "$clients" --seconds "$seconds" ;;
+            --connections "$clients" --warmup-seconds "$warmup" --seconds "$seconds" ;;
     grpc) taskset -c "$CLIENT_CORE" "$JAVA_HOME/bin/java" "${LIMIT_FLAGS[@]}" -Xms256m -cp "$BENCH_CP" \
             dev.serval.bench.load.GrpcLoadGenerator --target "127.0.0.1:$GRPC_PORT" --model mobilenet_v2 \
-            --body "$BIN_BODY" --header-length "$HEADER_LENGTH" --connections "$clients" --seconds "$seconds" ;;
+            --body "$BIN_BODY" --header-length "$HEADER_LENGTH" --connections "$clients" \
+            --warmup-seconds "$warmup" --seconds "$seconds" ;;
     python) load_gen --url "127.0.0.1:$PEER_PORT/v2/models/mobilenet_v2/infer" --body "$JSON_BODY" \
-            --connections "$clients" --seconds "$seconds" ;;
+            --connections "$clients" --warmup-seconds "$warmup" --seconds "$seconds" ;;
   esac
 }
 
@@ -120,11 +123,22 @@ for round in $(seq "$ROUNDS"); do
     for kind in json binary grpc python; do
       pid=$SERVAL_PID; [ "$kind" = python ] && pid=$PEER_PID
       out="$RUN/$kind-r$round-c$clients.json"
-      load_for "$kind" "$clients" 5 > /dev/null 2> "$out.warmup.log"
+      # The client warms up in the process that measures: a fresh JVM's first seconds (grpc-java,
+      # Netty and protobuf on the client's side most of all) would otherwise be measured.
+      load_for "$kind" "$clients" "$SECONDS_MEASURED" 5 > "$out" 2> "$out.log" &
+      gen=$!; started "$gen"
+      for _ in $(seq 600); do grep -q "measure" "$out.log" 2>/dev/null && break; kill -0 "$gen" 2>/dev/null || break; sleep 0.05; done
       before=$(cpu_ticks "$pid")
-      load_for "$kind" "$clients" "$SECONDS_MEASURED" > "$out" 2> "$out.log"
+      [ "$kind" = python ] || answered=$(printf %.0f "$(metric_sum serval_inference_requests_total)")
+      wait "$gen" || die "the load generator failed; see $out.log"
       read -r ok rate p50 p95 p99 bad < <(jfields "$out" ok ok_throughput latency_ms.p50 latency_ms.p95 latency_ms.p99 non_2xx)
-      cpu=$(cpu_ms_per "$pid" "$before" "$ok")
+      # CPU from the first second of the measured phase to the end, over the answers in that span:
+      # Serval's own count; the peer's, its measured answers scaled to the span.
+      if [ "$kind" = python ]; then
+        cpu=$(cpu_ms_per "$pid" "$before" "$(awk -v n="$ok" -v s="$SECONDS_MEASURED" 'BEGIN {printf "%.0f", n * (s - 1) / s}')")
+      else
+        cpu=$(cpu_ms_per "$pid" "$before" "$(( $(printf %.0f "$(metric_sum serval_inference_requests_total)") - answered ))")
+      fi
       echo "run $round $kind $clients $rate $p50 $p95 $p99 $bad $cpu" >> "$ROWS"
       log "round $round $kind, $clients client(s): $rate/s, p50 $p50 p95 $p95 p99 $p99 ms, failed $bad, CPU $cpu ms per answer"
     done
