@@ -77,7 +77,7 @@ wait_http "http://127.0.0.1:$PEER_PORT/v2/health/ready" $PEER_PID 120 || die "th
   echo "limit: java ${LIMIT_FLAGS[*]} dev.serval.bench.InProcessLimit --threads 1 --batch B --warmup-seconds 3 --seconds $LIMIT_SECONDS"
   echo "serval command line: $(tr '\0' ' ' < /proc/$SERVAL_PID/cmdline)"
   echo "python peer: /usr/bin/python3 bench/peers/python/fastapi_peer.py --workers 1 --torch-threads 1 ($(/usr/bin/python3 -c 'import fastapi, uvicorn, torch, pydantic; print("fastapi", fastapi.__version__, "uvicorn", uvicorn.__version__, "torch", torch.__version__, "pydantic", pydantic.VERSION)'))"
-  echo "load: closed loop, clients $CLIENTS, 5 s warm-up in each measuring client process, ${SECONDS_MEASURED} s measured; $ROUNDS rounds"
+  echo "load: Serval warmed $WARMUP_SECONDS s per protocol first; closed loop, clients $CLIENTS, 5 s warm-up in each measuring client process, ${SECONDS_MEASURED} s measured; $ROUNDS rounds"
 } >> "$RUN/machine.txt"
 
 # load_for KIND CLIENTS SECONDS [WARMUP]: one closed-loop run against Serval (json, binary, grpc) or the
