@@ -54,7 +54,7 @@ import picocli.CommandLine.Option;
 @Command(name = "handoff-cost", mixinStandardHelpOptions = true, sortOptions = false,
         description = "Measures Serval's request-thread -> model-thread hand-off against running the model inline.")
 public final class HandoffCost implements Callable<Integer> {
-    @Option(names = "--model", paramLabel = "FILE", required = true, description = "A small model.onnx with one FP32 input [-1, N].")
+    @Option(names = "--model", paramLabel = "FILE", required = true, description = "A model.onnx with one FP32 input whose only variable dimension is the first (the batch).")
     Path model;
 
     @Option(names = "--clients", paramLabel = "C", defaultValue = "10", description = "Virtual threads in a closed loop. Default: ${DEFAULT-VALUE}.")
@@ -85,7 +85,10 @@ public final class HandoffCost implements Callable<Integer> {
                 String input = session.getInputNames().iterator().next();
                 long[] shape = ((ai.onnxruntime.TensorInfo) session.getInputInfo().get(input).getInfo()).getShape();
                 shape[0] = 1;
-                int n = (int) shape[1];
+                int n = 1;
+                for (long dimension : shape) {
+                    n = Math.multiplyExact(n, (int) dimension);
+                }
                 ByteBuffer bytes = ByteBuffer.allocateDirect(n * Float.BYTES).order(ByteOrder.nativeOrder());
                 for (int i = 0; i < n; i++) {
                     bytes.putFloat(i * Float.BYTES, InProcessLimit.floatValue(i));
