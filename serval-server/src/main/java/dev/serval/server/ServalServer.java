@@ -12,10 +12,10 @@ import dev.serval.runtime.ModelRuntime;
 import dev.serval.runtime.onnx.OnnxBackend;
 import dev.serval.transport.grpc.GrpcTransport;
 import dev.serval.transport.BodyArrays;
+import dev.serval.transport.BodyBudget;
 import dev.serval.transport.EventIngest;
 import dev.serval.transport.RequestGate;
 import dev.serval.transport.http.AccessControl;
-import dev.serval.transport.http.BodyBudget;
 import dev.serval.transport.http.HttpTransport;
 import io.helidon.common.configurable.Resource;
 import io.helidon.common.tls.Tls;
@@ -151,14 +151,14 @@ public final class ServalServer implements AutoCloseable {
             BooleanSupplier ready = () -> gate.isOpen() && modelsReady.getAsBoolean();
             BodyArrays arrays = new BodyArrays(BODY_ARRAYS_BYTES);
             EventIngest events = new EventIngest(features.orElse(null), metrics.events());
+            // One budget for both transports: --max-inflight-bytes bounds the bodies held at once.
+            BodyBudget bodies = new BodyBudget(options.maxRequestBytes(), options.effectiveMaxInflightBytes(), BODY_WAIT);
             http = new HttpTransport(registry, metrics, metadata, ready,
-                    access, options.httpAddress(), options.httpPort(), tls(options),
-                    new BodyBudget(options.maxRequestBytes(), options.effectiveMaxInflightBytes(), BODY_WAIT), arrays,
-                    gate, events).start();
+                    access, options.httpAddress(), options.httpPort(), tls(options), bodies, arrays, gate, events).start();
             GrpcTransport grpc = options.grpcEnabled()
                     ? new GrpcTransport(registry, metrics, metadata, ready, options.inferenceToken(), options.adminToken(),
                             options.httpAddress(), options.grpcPort(), options.tlsCertificate(), options.tlsKey(),
-                            options.maxRequestBytes(), arrays, gate, events).start()
+                            options.maxRequestBytes(), arrays, bodies, gate, events).start()
                     : null;
             ServalServer server = new ServalServer(runtime, registry, http, grpc, options, gate);
             warnIfExposed(options, access);

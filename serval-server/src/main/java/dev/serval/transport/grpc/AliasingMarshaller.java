@@ -46,12 +46,13 @@ final class AliasingMarshaller implements MethodDescriptor.Marshaller<AliasingMa
      * @param message the message, or null when {@code error} is set
      * @param error   INVALID_ARGUMENT describing the malformed message, or null
      * @param backing the pooled array the message's fields may view, or null
+     * @param size    the message's length in bytes (0 when {@code error} is set)
      * @param arrays  where {@code backing} goes back
      */
-    record Parsed(ModelInferRequest message, ServalException error, byte[] backing, BodyArrays arrays,
+    record Parsed(ModelInferRequest message, ServalException error, byte[] backing, int size, BodyArrays arrays,
                   AtomicBoolean released) {
         static Parsed failed(ServalException error) {
-            return new Parsed(null, error, null, null, new AtomicBoolean(true));
+            return new Parsed(null, error, null, 0, null, new AtomicBoolean(true));
         }
 
         /** The message; throws {@link #error} if there is none. */
@@ -97,7 +98,7 @@ final class AliasingMarshaller implements MethodDescriptor.Marshaller<AliasingMa
             CodedInputStream in = UnsafeByteOperations.unsafeWrap(message, 0, size).newCodedInput();
             in.enableAliasing(true);
             in.setSizeLimit(Integer.MAX_VALUE); // the transport already enforces the message size limit
-            return new Parsed(ModelInferRequest.parseFrom(in), null, message, arrays, new AtomicBoolean());
+            return new Parsed(ModelInferRequest.parseFrom(in), null, message, size, arrays, new AtomicBoolean());
         } catch (InvalidProtocolBufferException e) {
             arrays.release(message);
             return Parsed.failed(ServalException.invalidArgument(

@@ -5,6 +5,7 @@ import dev.serval.metrics.ServalMetrics;
 import dev.serval.model.ModelRegistry;
 import dev.serval.transport.BearerTokens;
 import dev.serval.transport.BodyArrays;
+import dev.serval.transport.BodyBudget;
 import dev.serval.transport.EventIngest;
 import dev.serval.transport.RequestGate;
 import io.grpc.Server;
@@ -58,9 +59,10 @@ import java.util.function.BooleanSupplier;
  * </ol>
  *
  * <p>Limits: a message over the size limit is refused by grpc-java before it is read
- * (RESOURCE_EXHAUSTED, "gRPC message exceeds maximum size"). The REST transport's in-flight body
- * budget ({@code --max-inflight-bytes}) does not cover gRPC yet: HTTP/2 flow control holds each
- * call's sender back, but the number of calls read at once is not bounded here.
+ * (RESOURCE_EXHAUSTED, "gRPC message exceeds maximum size"). ModelInfer messages count against the
+ * in-flight body budget ({@code --max-inflight-bytes}) that REST bodies count against: a call
+ * waits for room before its message is read, and is refused with RESOURCE_EXHAUSTED when none comes
+ * ({@link BudgetedCalls}). EventService batches do not count against it yet.
  *
  * <p>{@link #start()} once, {@link #close()} once. Thread-safe.
  */
@@ -84,6 +86,7 @@ public final class GrpcTransport implements AutoCloseable {
      * @param tlsCertificate  PEM certificate chain; TLS when present (with {@code tlsKey})
      * @param tlsKey          PKCS#8 PEM private key
      * @param maxMessageBytes the largest request message; larger ones get RESOURCE_EXHAUSTED unread
+     * @param bodies          the in-flight budget ModelInfer messages count against, with REST bodies
      * @param gate            admits ModelInfer, RepositoryModelLoad and RepositoryModelUnload calls
      *                        until the server shuts down ({@link GatedCalls})
      * @param events          records the batches of {@code serval.events.EventService} ({@link EventService})
@@ -92,8 +95,8 @@ public final class GrpcTransport implements AutoCloseable {
     public GrpcTransport(ModelRegistry registry, ServalMetrics metrics, ServerMetadata metadata, BooleanSupplier ready,
                          Optional<String> inferenceToken, Optional<String> adminToken, String host, int port,
                          Optional<Path> tlsCertificate, Optional<Path> tlsKey, long maxMessageBytes,
-                         BodyArrays arrays, RequestGate gate, EventIngest events) {
-        InferenceService service = new InferenceService(registry, metrics, metadata, ready, arrays);
+                         BodyArrays arrays, BodyBudget bodies, RequestGate gate, EventIngest events) {
+        InferenceService service = new InferenceService(registry, metrics, metadata, ready, arrays, bodies);
         this.address = new InetSocketAddress(host, port);
         NettyServerBuilder builder = tlsCertificate.isPresent() && tlsKey.isPresent()
                 ? NettyServerBuilder.forAddress(address, credentials(tlsCertificate.get(), tlsKey.get()))

@@ -30,6 +30,7 @@ import dev.serval.protocol.grpc.ServerReadyRequest;
 import dev.serval.protocol.grpc.ServerReadyResponse;
 import dev.serval.schedule.ModelScheduler;
 import dev.serval.transport.BodyArrays;
+import dev.serval.transport.BodyBudget;
 import io.grpc.Context;
 import io.grpc.Deadline;
 import io.grpc.MethodDescriptor;
@@ -68,21 +69,23 @@ final class InferenceService implements GRPCInferenceServiceGrpc.AsyncService {
     private final ServerMetadata server;
     private final BooleanSupplier ready;
     private final AliasingMarshaller marshaller;
+    private final BodyBudget bodies;
     private final RepositoryCalls repository;
 
     InferenceService(ModelRegistry registry, ServalMetrics metrics, ServerMetadata server, BooleanSupplier ready,
-                     BodyArrays arrays) {
+                     BodyArrays arrays, BodyBudget bodies) {
         this.metrics = metrics;
         this.registry = registry;
         this.server = server;
         this.ready = ready;
         this.marshaller = new AliasingMarshaller(arrays);
+        this.bodies = bodies;
         this.repository = new RepositoryCalls(registry);
     }
 
     /**
      * The service: the generated binding for every call but ModelInfer, whose messages
-     * {@link AliasingMarshaller} parses.
+     * {@link AliasingMarshaller} parses and {@link BudgetedCalls} counts against the body budget.
      */
     ServerServiceDefinition definition() {
         MethodDescriptor<ModelInferRequest, ModelInferResponse> stockInfer = GRPCInferenceServiceGrpc.getModelInferMethod();
@@ -94,7 +97,8 @@ final class InferenceService implements GRPCInferenceServiceGrpc.AsyncService {
         }
         MethodDescriptor<AliasingMarshaller.Parsed, ModelInferResponse> infer =
                 stockInfer.toBuilder(marshaller, stockInfer.getResponseMarshaller()).build();
-        builder.addMethod(infer, ServerCalls.asyncUnaryCall((parsed, out) -> respond(out, () -> infer(parsed))));
+        builder.addMethod(infer, new BudgetedCalls(
+                ServerCalls.asyncUnaryCall((parsed, out) -> respond(out, () -> infer(parsed))), bodies));
         return builder.build();
     }
 

@@ -4,6 +4,7 @@ import dev.serval.api.ErrorCode;
 import dev.serval.api.ServalException;
 import dev.serval.features.Event;
 import dev.serval.transport.BodyArrays;
+import dev.serval.transport.BodyBudget;
 import dev.serval.transport.EventIngest;
 import io.helidon.common.buffers.DataReader;
 import io.helidon.http.HeaderNames;

@@ -5,6 +5,7 @@ import dev.serval.api.ServerMetadata;
 import dev.serval.metrics.ServalMetrics;
 import dev.serval.model.ModelRegistry;
 import dev.serval.transport.BodyArrays;
+import dev.serval.transport.BodyBudget;
 import dev.serval.transport.EventIngest;
 import dev.serval.transport.RequestGate;
 import io.helidon.common.tls.Tls;

@@ -11,6 +11,7 @@ import dev.serval.model.ModelStatus;
 import dev.serval.model.ModelVersion;
 import dev.serval.schedule.ModelScheduler;
 import dev.serval.transport.BodyArrays;
+import dev.serval.transport.BodyBudget;
 import io.helidon.common.buffers.DataReader;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.HeaderValues;

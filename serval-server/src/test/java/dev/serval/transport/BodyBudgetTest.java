@@ -1,4 +1,4 @@
-package dev.serval.transport.http;
+package dev.serval.transport;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -1,4 +1,4 @@
-package dev.serval.transport.http;
+package dev.serval.transport;
 
 import dev.serval.api.ErrorCode;
 import dev.serval.api.ServalException;
@@ -43,7 +43,7 @@ public final class BodyBudget {
         this.units = new Semaphore(totalUnits, true);
     }
 
-    long maxRequestBytes() {
+    public long maxRequestBytes() {
         return maxRequestBytes;
     }
 
@@ -58,9 +58,32 @@ public final class BodyBudget {
      *
      * @throws ServalException RESOURCE_EXHAUSTED when no room came in time, UNAVAILABLE if interrupted
      */
-    void reserve(long bytes) {
+    public void reserve(long bytes) {
+        acquire(units(bytes), bytes);
+    }
+
+    /**
+     * Turns a reservation of {@code reserved} bytes into one of {@code needed} bytes: gives back
+     * what it no longer needs, or takes what it lacks, waiting as {@link #reserve} does. On a
+     * refusal the reservation stays at {@code reserved}.
+     *
+     * @throws ServalException RESOURCE_EXHAUSTED when no room came in time, UNAVAILABLE if interrupted
+     */
+    public void resize(long reserved, long needed) {
+        int more = units(needed) - units(reserved);
+        if (more > 0) {
+            acquire(more, needed);
+        } else if (more < 0) {
+            units.release(-more);
+        }
+    }
+
+    private void acquire(int count, long bytes) {
+        if (count == 0) {
+            return;
+        }
         try {
-            if (!units.tryAcquire(units(bytes), maxWait.toNanos(), TimeUnit.NANOSECONDS)) {
+            if (!units.tryAcquire(count, maxWait.toNanos(), TimeUnit.NANOSECONDS)) {
                 throw new ServalException(ErrorCode.RESOURCE_EXHAUSTED, "the server held " + maxInflightBytes
                         + " bytes of request bodies (--max-inflight-bytes) for " + maxWait.toMillis()
                         + " ms and this one (" + bytes + " bytes) found no room; retry later");
@@ -71,7 +94,8 @@ public final class BodyBudget {
         }
     }
 
-    void release(long bytes) {
+    /** Gives back a reservation of {@code bytes} ({@link #reserve} or the last {@link #resize}). */
+    public void release(long bytes) {
         if (bytes > 0) {
             units.release(units(bytes));
         }
