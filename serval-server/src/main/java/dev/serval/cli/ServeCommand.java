@@ -69,8 +69,9 @@ final class ServeCommand implements Callable<Integer> {
     long maxRequestBytes;
 
     @Option(names = "--max-inflight-bytes", paramLabel = "SIZE", converter = ByteSize.class,
-            description = "Request body bytes held at once across all requests; a body that does not fit "
-                    + "waits unread for room (429 after 30 s). Default: 64m (at least --max-request-size).")
+            description = "Request body bytes held at once across all requests, REST bodies and gRPC ModelInfer "
+                    + "messages together; one that does not fit waits unread for room (429 or RESOURCE_EXHAUSTED "
+                    + "after 30 s). Default: 64m (at least --max-request-size).")
     Long maxInflightBytes;
 
     @Option(names = "--strict-readiness", paramLabel = "BOOL", defaultValue = "true", arity = "1",
