@@ -212,6 +212,10 @@ public final class ModelScheduler implements AutoCloseable {
      * as the runtime returns: splitting and answering need no instance, and a request answered
      * here may come back at once (a client in a closed loop) and should find the slot free.
      *
+     * <p>A run that fails fails its requests and nothing else: an instance thread that died of an
+     * Error (direct memory for a stacked batch, under overload) would leave the model unable to
+     * serve while it still looked ready.
+     *
      * @param inline whether the run is in a request's thread: the {@link BatchCeiling} learns only
      *               from the instances' runs (it measures them by their thread's CPU time)
      */
@@ -266,11 +270,19 @@ public final class ModelScheduler implements AutoCloseable {
                 holdsSlot = false;
                 queue.done();
             }
-            for (Job job : batch) {
-                job.result().completeExceptionally(t);
+            Throwable failure = t;
+            if (t instanceof OutOfMemoryError) {
+                // Direct memory for a batch's tensors ran out (overload): the requests are refused
+                // as the overloaded server refuses others, and the instance keeps serving.
+                failure = new ServalException(ErrorCode.RESOURCE_EXHAUSTED, "the server ran out of memory for a "
+                        + "batch of " + rows + " row(s) of model '" + name + "' (" + t.getMessage() + "); retry later");
             }
-            if (t instanceof Error error) {
-                throw error;
+            if (t instanceof Error) {
+                log.error("a run of {} failed; its {} request(s) are failed and the instance goes on", name,
+                        batch.size(), t);
+            }
+            for (Job job : batch) {
+                job.result().completeExceptionally(failure);
             }
         } finally {
             if (stop != null) {

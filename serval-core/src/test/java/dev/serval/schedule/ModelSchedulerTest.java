@@ -483,6 +483,21 @@ class ModelSchedulerTest {
     }
 
     @Test
+    void run_outOfMemory_failsItsJobsResourceExhausted_andTheInstanceGoesOn() throws Exception {
+        ModelScheduler scheduler = scheduler(settings(1, 8, HOUR));
+        session.behaviour((in, out, control) -> {
+            throw new OutOfMemoryError("Cannot reserve 19267584 bytes of direct buffer memory");
+        });
+        ServalException refused = failure(submit(scheduler, FakeSession.rows(1, 1)));
+        assertThat(refused.code()).isEqualTo(ErrorCode.RESOURCE_EXHAUSTED);
+        assertThat(refused.getMessage()).contains("ran out of memory").contains("direct buffer memory");
+
+        session.behaviour(FakeSession::addOne);
+        assertThat(result(submit(scheduler, FakeSession.rows(2, 1)))).as("the same instance serves on").isNotEmpty();
+        assertThat(session.runs()).hasSize(2);
+    }
+
+    @Test
     void run_outputWithoutTheBatchRowsFailsEveryJobAsInternal() throws Exception {
         ModelScheduler scheduler = scheduler(settings(1, 8, HOUR));
         session.closeGate();
