@@ -3,8 +3,10 @@ package dev.serval.transport;
 import dev.serval.api.ErrorCode;
 import dev.serval.api.ServalException;
 import java.time.Duration;
-import java.util.concurrent.Semaphore;
-import java.util.concurrent.TimeUnit;
+import java.util.ArrayDeque;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.LongSupplier;
 
 /**
  * Limits on request bodies: the largest one accepted, and the bytes of all bodies being handled
@@ -16,7 +18,16 @@ import java.util.concurrent.TimeUnit;
  * server spends its core draining megabytes it then refuses, until nothing succeeds. So a body
  * that does not fit waits, unread, for room (first come, first served), while TCP's own flow
  * control holds its client back; only after {@code maxWait} is it refused. Memory stays bounded
- * and the server keeps working at full speed under any number of clients. Thread-safe.
+ * and the server keeps working at full speed under any number of clients.
+ *
+ * <p>A reservation may also be made before the body's size is known (gRPC learns a message's size
+ * only by reading it whole): the waiter's size is then an estimate, read again each time it could
+ * be admitted, and corrected with {@link #resize} once the body is read. A correction upward is
+ * granted at once, even past the budget: the bytes are already in memory, and waiting would only
+ * hold them longer (two calls each waiting for the other's bytes would hold them until both were
+ * refused). Newcomers then wait until the budget is back within its size.
+ *
+ * <p>Thread-safe.
  */
 public final class BodyBudget {
     private static final int UNIT = 1024;
@@ -24,8 +35,15 @@ public final class BodyBudget {
     private final long maxRequestBytes;
     private final long maxInflightBytes;
     private final Duration maxWait;
-    private final int totalUnits;
-    private final Semaphore units;
+    private final long totalUnits;
+    private final ReentrantLock lock = new ReentrantLock();
+    /**
+     * Reservations waiting for room, first come first served: only the first may take it, so only
+     * the first is woken when room comes back (thousands may wait).
+     */
+    private final ArrayDeque<Condition> waiting = new ArrayDeque<>();
+    /** Units not reserved; below zero after corrections upward. */
+    private long free;
 
     /**
      * @param maxRequestBytes  the largest body accepted (413 beyond)
@@ -39,17 +57,21 @@ public final class BodyBudget {
         this.maxRequestBytes = maxRequestBytes;
         this.maxInflightBytes = maxInflightBytes;
         this.maxWait = maxWait;
-        this.totalUnits = (int) Math.min(Integer.MAX_VALUE, Math.max(1, maxInflightBytes / UNIT));
-        this.units = new Semaphore(totalUnits, true);
+        this.totalUnits = Math.max(1, maxInflightBytes / UNIT);
+        this.free = totalUnits;
     }
 
     public long maxRequestBytes() {
         return maxRequestBytes;
     }
 
+    public long maxInflightBytes() {
+        return maxInflightBytes;
+    }
+
     /** A body larger than the whole budget may still come in alone. */
-    private int units(long bytes) {
-        return (int) Math.min(totalUnits, (bytes + UNIT - 1) / UNIT);
+    private long units(long bytes) {
+        return Math.min(totalUnits, (bytes + UNIT - 1) / UNIT);
     }
 
     /**
@@ -59,45 +81,89 @@ public final class BodyBudget {
      * @throws ServalException RESOURCE_EXHAUSTED when no room came in time, UNAVAILABLE if interrupted
      */
     public void reserve(long bytes) {
-        acquire(units(bytes), bytes);
+        reserve(() -> bytes);
     }
 
     /**
-     * Turns a reservation of {@code reserved} bytes into one of {@code needed} bytes: gives back
-     * what it no longer needs, or takes what it lacks, waiting as {@link #reserve} does. On a
-     * refusal the reservation stays at {@code reserved}.
+     * Takes what {@code bytes} says a body will need, asked again each time the reservation could
+     * be admitted, waiting up to the configured time for room.
      *
+     * @return the bytes reserved: give them back with {@link #release}, or correct them with {@link #resize}
      * @throws ServalException RESOURCE_EXHAUSTED when no room came in time, UNAVAILABLE if interrupted
      */
-    public void resize(long reserved, long needed) {
-        int more = units(needed) - units(reserved);
-        if (more > 0) {
-            acquire(more, needed);
-        } else if (more < 0) {
-            units.release(-more);
-        }
-    }
-
-    private void acquire(int count, long bytes) {
-        if (count == 0) {
-            return;
-        }
+    public long reserve(LongSupplier bytes) {
+        lock.lock();
         try {
-            if (!units.tryAcquire(count, maxWait.toNanos(), TimeUnit.NANOSECONDS)) {
-                throw new ServalException(ErrorCode.RESOURCE_EXHAUSTED, "the server held " + maxInflightBytes
-                        + " bytes of request bodies (--max-inflight-bytes) for " + maxWait.toMillis()
-                        + " ms and this one (" + bytes + " bytes) found no room; retry later");
+            long wanted = bytes.getAsLong();
+            if (waiting.isEmpty() && free >= units(wanted)) {
+                free -= units(wanted);
+                return wanted;
+            }
+            Condition turn = lock.newCondition();
+            waiting.addLast(turn);
+            try {
+                long deadline = System.nanoTime() + maxWait.toNanos();
+                while (true) {
+                    wanted = bytes.getAsLong();
+                    if (waiting.peekFirst() == turn && free >= units(wanted)) {
+                        free -= units(wanted);
+                        return wanted;
+                    }
+                    long left = deadline - System.nanoTime();
+                    if (left <= 0) {
+                        throw new ServalException(ErrorCode.RESOURCE_EXHAUSTED, "the server held " + maxInflightBytes
+                                + " bytes of request bodies (--max-inflight-bytes) for " + maxWait.toMillis()
+                                + " ms and this one (" + wanted + " bytes) found no room; retry later");
+                    }
+                    turn.awaitNanos(left);
+                }
+            } finally {
+                waiting.remove(turn);
+                wakeFirst(); // the next in line may fit too
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw ServalException.unavailable("the server is stopping");
+        } finally {
+            lock.unlock();
         }
+    }
+
+    /**
+     * Turns a reservation of {@code reserved} bytes into one of {@code needed} bytes, at once: what
+     * it no longer needs goes back, what it lacks is granted even past the budget (see the class
+     * notes).
+     */
+    public void resize(long reserved, long needed) {
+        adjust(units(reserved) - units(needed));
     }
 
     /** Gives back a reservation of {@code bytes} ({@link #reserve} or the last {@link #resize}). */
     public void release(long bytes) {
         if (bytes > 0) {
-            units.release(units(bytes));
+            adjust(units(bytes));
+        }
+    }
+
+    private void wakeFirst() {
+        Condition first = waiting.peekFirst();
+        if (first != null) {
+            first.signal();
+        }
+    }
+
+    private void adjust(long units) {
+        if (units == 0) {
+            return;
+        }
+        lock.lock();
+        try {
+            free += units;
+            if (units > 0) {
+                wakeFirst();
+            }
+        } finally {
+            lock.unlock();
         }
     }
 }

@@ -40,4 +40,44 @@ class BodyBudgetTest {
         budget.release(1 << 20);
         budget.reserve(4096);
     }
+
+    @Test
+    void reserve_isFirstComeFirstServed_aSmallBodyWaitsBehindALargerOne() throws Exception {
+        BodyBudget budget = new BodyBudget(1 << 20, 4096, Duration.ofSeconds(30));
+        budget.reserve(3072);
+        CompletableFuture<Void> large = CompletableFuture.runAsync(() -> budget.reserve(4096));
+        Thread.sleep(50);
+        CompletableFuture<Void> small = CompletableFuture.runAsync(() -> budget.reserve(1024));
+        Thread.sleep(100);
+        assertThat(small).as("1 KB is free, but the larger body came first").isNotDone();
+
+        budget.release(3072);
+        large.get(10, TimeUnit.SECONDS);
+        Thread.sleep(50);
+        assertThat(small).isNotDone();
+        budget.release(4096);
+        small.get(10, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void resize_grantsMoreAtOnce_evenPastTheBudget_andNewcomersWaitUntilItIsBack() {
+        BodyBudget budget = new BodyBudget(1 << 20, 4096, Duration.ofMillis(20));
+        budget.reserve(3072);
+        budget.resize(3072, 5000); // 5 units of 4: granted, the bytes are already read
+        budget.resize(5000, 2048);
+        budget.reserve(2048); // back within the budget: room for 2 KB, not more
+        assertThatThrownBy(() -> budget.reserve(1)).isInstanceOf(ServalException.class);
+    }
+
+    @Test
+    void reserve_withAnEstimate_readsItAgainWhileWaiting() throws Exception {
+        BodyBudget budget = new BodyBudget(1 << 20, 4096, Duration.ofSeconds(30));
+        budget.reserve(4096);
+        java.util.concurrent.atomic.AtomicLong estimate = new java.util.concurrent.atomic.AtomicLong(4096);
+        CompletableFuture<Long> waiter = CompletableFuture.supplyAsync(() -> budget.reserve(estimate::get));
+        Thread.sleep(50);
+        estimate.set(1024);
+        budget.release(1024);
+        assertThat(waiter.get(10, TimeUnit.SECONDS)).as("admitted for the estimate it found room for").isEqualTo(1024);
+    }
 }

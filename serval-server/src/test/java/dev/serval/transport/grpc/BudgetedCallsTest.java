@@ -16,6 +16,7 @@ import io.grpc.Status;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.Test;
 
@@ -91,30 +92,51 @@ class BudgetedCallsTest {
         budget.release(bytes);
     }
 
+    private static void assertNoRoomFor(BodyBudget budget, long bytes) {
+        assertThatThrownBy(() -> budget.reserve(bytes)).isInstanceOf(ServalException.class)
+                .satisfies(e -> assertThat(((ServalException) e).code()).isEqualTo(ErrorCode.RESOURCE_EXHAUSTED));
+    }
+
     @Test
-    void aCall_reservesTheLastMessagesSize_beforeItAsks_andItsOwnOnceParsed_untilItEnds() {
+    void theFirstCall_isReadAlone_thenEachReservesTheLastMessagesSize_beforeItAsks() {
         BodyBudget budget = new BodyBudget(1 << 20, 8 * 1024, WAIT);
         Recorder next = new Recorder();
         BudgetedCalls calls = new BudgetedCalls(next, budget);
 
         ServerCall.Listener<AliasingMarshaller.Parsed> first = calls.startCall(new Call(), new Metadata());
+        assertNoRoomFor(budget, 1024); // no size known yet: the largest message allowed, the whole budget
         first.onMessage(message(3 * 1024));
-        assertThatThrownBy(() -> budget.reserve(6 * 1024)).as("the first call holds its message's 3 KB")
-                .isInstanceOf(ServalException.class);
+        assertNoRoomFor(budget, 6 * 1024); // now its own 3 KB
         first.onComplete();
         assertAllFree(budget, 8 * 1024);
 
         Call call = new Call();
         ServerCall.Listener<AliasingMarshaller.Parsed> second = calls.startCall(call, new Metadata());
         assertThat(call.requested).as("the message is asked for once room is reserved").isEqualTo(1);
-        assertThatThrownBy(() -> budget.reserve(6 * 1024)).as("the second holds the last message's 3 KB before it is read")
-                .isInstanceOf(ServalException.class);
+        assertNoRoomFor(budget, 6 * 1024); // the last message's 3 KB, before its own is read
         second.onMessage(message(1024));
-        budget.reserve(7 * 1024); // its own message is 1 KB: the rest came back
+        budget.reserve(7 * 1024); // its own is 1 KB: the rest came back
         budget.release(7 * 1024);
         second.onCancel();
         assertAllFree(budget, 8 * 1024);
         assertThat(next.messages).hasSize(2).allSatisfy(parsed -> assertThat(parsed.error()).isNull());
+    }
+
+    @Test
+    void aWaitingCall_readsTheEstimateAgain_andIsAdmittedOnceTheFirstSizeIsKnown() throws Exception {
+        BodyBudget budget = new BodyBudget(1 << 20, 8 * 1024, Duration.ofSeconds(2)); // the waiter waits ~0.1 s
+        BudgetedCalls calls = new BudgetedCalls(new Recorder(), budget);
+        ServerCall.Listener<AliasingMarshaller.Parsed> first = calls.startCall(new Call(), new Metadata());
+        Call waiting = new Call();
+        Thread second = Thread.ofVirtual().start(() -> calls.startCall(waiting, new Metadata()));
+        Thread.sleep(100);
+        assertThat(waiting.requested).as("the first call holds the whole budget").isZero();
+
+        first.onMessage(message(1024)); // 1 KB known: 7 KB free, and the waiter now expects 1 KB
+
+        second.join(TimeUnit.SECONDS.toMillis(10));
+        assertThat(waiting.requested).as("admitted while the first call is still open").isEqualTo(1);
+        assertNoRoomFor(budget, 7 * 1024);
     }
 
     @Test
@@ -135,22 +157,23 @@ class BudgetedCallsTest {
     }
 
     @Test
-    void noRoom_forALargerMessage_reachesTheHandlerAsResourceExhausted_andGivesItsBytesBack() {
+    void aMessageLargerThanItsReservation_isGrantedAtOnce_andNewcomersWaitUntilItIsPaidBack() {
         BodyBudget budget = new BodyBudget(1 << 20, 4 * 1024, WAIT);
         Recorder next = new Recorder();
         BudgetedCalls calls = new BudgetedCalls(next, budget);
-        ServerCall.Listener<AliasingMarshaller.Parsed> call = calls.startCall(new Call(), new Metadata());
-        budget.reserve(2 * 1024);
+        calls.startCall(new Call(), new Metadata()).onComplete(); // no message: the estimate stays unknown
+        ServerCall.Listener<AliasingMarshaller.Parsed> sizing = calls.startCall(new Call(), new Metadata());
+        sizing.onMessage(message(1024));
+        sizing.onComplete();
 
-        call.onMessage(message(3 * 1024));
+        ServerCall.Listener<AliasingMarshaller.Parsed> call = calls.startCall(new Call(), new Metadata()); // 1 KB
+        budget.reserve(3 * 1024); // the budget is full
+        call.onMessage(message(2 * 1024)); // 1 KB over
 
-        assertThat(next.messages).singleElement().satisfies(parsed -> {
-            assertThat(parsed.error()).isNotNull();
-            assertThat(parsed.error().code()).isEqualTo(ErrorCode.RESOURCE_EXHAUSTED);
-            assertThat(parsed.error().getMessage()).contains("3072 bytes");
-        });
+        assertThat(next.messages).last().satisfies(parsed -> assertThat(parsed.error()).isNull());
+        budget.release(3 * 1024);
+        assertNoRoomFor(budget, 3 * 1024); // 2 KB of 4 are still held
         call.onComplete();
-        budget.release(2 * 1024);
         assertAllFree(budget, 4 * 1024);
     }
 }

@@ -13,11 +13,13 @@ import dev.serval.testing.Examples;
 import dev.serval.testing.GatedRuntime;
 import dev.serval.testing.Reply;
 import dev.serval.testing.TestServer;
+import dev.serval.transport.BodyBudget;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
@@ -110,5 +112,12 @@ class GrpcBodyBudgetTest {
             assertThat(async(iris(tag), 20).get().getOutputsCount()).isEqualTo(2);
         }
         assertThat(runtime.runs("gated")).extracting(GatedRuntime.Run::firstValue).doesNotContain(7.0);
+    }
+
+    @Test
+    void callsPerConnection_areTheBudgetOverTheStreamWindow_within16To1024() {
+        assertThat(GrpcTransport.callsPerConnection(new BodyBudget(1 << 20, 64L << 20, Duration.ZERO))).isEqualTo(64);
+        assertThat(GrpcTransport.callsPerConnection(new BodyBudget(1 << 20, 1024, Duration.ZERO))).isEqualTo(16);
+        assertThat(GrpcTransport.callsPerConnection(new BodyBudget(1 << 20, 8L << 30, Duration.ZERO))).isEqualTo(1024);
     }
 }
