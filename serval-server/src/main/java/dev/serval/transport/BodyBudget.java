@@ -4,6 +4,7 @@ import dev.serval.api.ErrorCode;
 import dev.serval.api.ServalException;
 import java.time.Duration;
 import java.util.ArrayDeque;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.LongSupplier;
@@ -42,8 +43,10 @@ public final class BodyBudget {
      * the first is woken when room comes back (thousands may wait).
      */
     private final ArrayDeque<Condition> waiting = new ArrayDeque<>();
-    /** Units not reserved; below zero after corrections upward. */
-    private long free;
+    /** Units not reserved; below zero after corrections upward. Taken without the lock while none waits. */
+    private final AtomicLong free;
+    /** {@code waiting}'s size, read without the lock: while it is 0, reservations need no lock. */
+    private volatile int waiters;
 
     /**
      * @param maxRequestBytes  the largest body accepted (413 beyond)
@@ -58,7 +61,7 @@ public final class BodyBudget {
         this.maxInflightBytes = maxInflightBytes;
         this.maxWait = maxWait;
         this.totalUnits = Math.max(1, maxInflightBytes / UNIT);
-        this.free = totalUnits;
+        this.free = new AtomicLong(totalUnits);
     }
 
     public long maxRequestBytes() {
@@ -81,7 +84,9 @@ public final class BodyBudget {
      * @throws ServalException RESOURCE_EXHAUSTED when no room came in time, UNAVAILABLE if interrupted
      */
     public void reserve(long bytes) {
-        reserve(() -> bytes);
+        if (!take(units(bytes), false)) {
+            reserveWaiting(() -> bytes);
+        }
     }
 
     /**
@@ -92,21 +97,44 @@ public final class BodyBudget {
      * @throws ServalException RESOURCE_EXHAUSTED when no room came in time, UNAVAILABLE if interrupted
      */
     public long reserve(LongSupplier bytes) {
+        long wanted = bytes.getAsLong();
+        return take(units(wanted), false) ? wanted : reserveWaiting(bytes);
+    }
+
+    /**
+     * Takes {@code units} if they are free and, unless {@code first}, nobody waits (first come,
+     * first served).
+     */
+    private boolean take(long units, boolean first) {
+        if (!first && waiters > 0) {
+            return false;
+        }
+        while (true) {
+            long now = free.get();
+            if (now < units) {
+                return false;
+            }
+            if (free.compareAndSet(now, now - units)) {
+                return true;
+            }
+        }
+    }
+
+    /**
+     * Waits in line. A waiter counts itself before it looks at {@code free}, and a release adds to
+     * {@code free} before it looks for waiters, so one of the two always sees the other.
+     */
+    private long reserveWaiting(LongSupplier bytes) {
         lock.lock();
         try {
-            long wanted = bytes.getAsLong();
-            if (waiting.isEmpty() && free >= units(wanted)) {
-                free -= units(wanted);
-                return wanted;
-            }
             Condition turn = lock.newCondition();
             waiting.addLast(turn);
+            waiters = waiting.size();
             try {
                 long deadline = System.nanoTime() + maxWait.toNanos();
                 while (true) {
-                    wanted = bytes.getAsLong();
-                    if (waiting.peekFirst() == turn && free >= units(wanted)) {
-                        free -= units(wanted);
+                    long wanted = bytes.getAsLong();
+                    if (waiting.peekFirst() == turn && take(units(wanted), true)) {
                         return wanted;
                     }
                     long left = deadline - System.nanoTime();
@@ -119,6 +147,7 @@ public final class BodyBudget {
                 }
             } finally {
                 waiting.remove(turn);
+                waiters = waiting.size();
                 wakeFirst(); // the next in line may fit too
             }
         } catch (InterruptedException e) {
@@ -156,14 +185,14 @@ public final class BodyBudget {
         if (units == 0) {
             return;
         }
-        lock.lock();
-        try {
-            free += units;
-            if (units > 0) {
+        free.addAndGet(units);
+        if (units > 0 && waiters > 0) {
+            lock.lock();
+            try {
                 wakeFirst();
+            } finally {
+                lock.unlock();
             }
-        } finally {
-            lock.unlock();
         }
     }
 }
