@@ -138,7 +138,7 @@ public final class GrpcTransport implements AutoCloseable {
      * may hold unread (see the class notes) is at most the budget's size again; 16 to 1,024.
      */
     static int callsPerConnection(BodyBudget bodies) {
-        return (int) Math.clamp(bodies.maxInflightBytes() / STREAM_WINDOW, 16, 1024);
+        return Math.clamp(bodies.maxInflightBytes() / STREAM_WINDOW, 16, 1024);
     }
 
     private static ServerCredentials credentials(Path certificate, Path key) {
