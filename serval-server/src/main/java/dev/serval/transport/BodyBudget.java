@@ -72,6 +72,11 @@ public final class BodyBudget {
         return maxInflightBytes;
     }
 
+    /** How long a body may wait for room before it is refused. */
+    public Duration maxWait() {
+        return maxWait;
+    }
+
     /** A body larger than the whole budget may still come in alone. */
     private long units(long bytes) {
         return Math.min(totalUnits, (bytes + UNIT - 1) / UNIT);

@@ -1,5 +1,6 @@
 package dev.serval.transport.grpc;
 
+import dev.serval.api.ErrorCode;
 import dev.serval.api.ServalException;
 import dev.serval.protocol.grpc.ModelInferResponse;
 import dev.serval.transport.BodyBudget;
@@ -9,6 +10,8 @@ import io.grpc.Metadata;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Counts ModelInfer messages against the server's in-flight body budget ({@link BodyBudget},
@@ -23,12 +26,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * body is with 429. What the budget cannot know then is the message's size, which grpc-java
  * learns only by reading the message whole: a call reserves the size of the last message parsed
  * (read again while it waits), and once its own is parsed the reservation becomes that size. Until
- * a first message is parsed the estimate is the largest message allowed, so the first call is read
- * alone: with no estimate, a thousand callers starting at once were all read at once, and their
- * 600 KB messages filled the 1 GB of direct memory (measured: the model's thread died of it). With
- * messages of one size, the usual case for one model, the reservation is exact before the message
- * is read; one larger than the last is read past its reservation by the difference, which the
- * budget then grants, holding newcomers back until it is paid back.
+ * a first message is parsed, calls are read one at a time, each reserving one flow-control window:
+ * with no estimate, a thousand callers starting at once were all read at once, and their 600 KB
+ * messages filled the 1 GB of direct memory (measured: the model's thread died of it). That first
+ * call does not wait for the whole budget, which REST bodies held by a busy model could keep from
+ * it for good. With messages of one size, the usual case for one model, the reservation is exact
+ * before the message is read; one larger than the last is read past its reservation by the
+ * difference, which the budget then grants, holding newcomers back until it is paid back.
  *
  * <p>A call cancelled while it waits stops waiting. The reservation ends when grpc-java reports
  * the call over ({@code onComplete} or {@code onCancel}, exactly one of which it always calls),
@@ -39,31 +43,33 @@ import java.util.concurrent.atomic.AtomicLong;
 final class BudgetedCalls implements ServerCallHandler<AliasingMarshaller.Parsed, ModelInferResponse> {
     private final ServerCallHandler<AliasingMarshaller.Parsed, ModelInferResponse> next;
     private final BodyBudget budget;
+    /** What a call whose message would be the first parsed reserves: one HTTP/2 window, at most the largest message. */
+    private final long firstReservation;
     /** The size of the last message parsed, -1 before the first: what a call expects its message to take. */
     private final AtomicLong lastSize = new AtomicLong(-1);
+    private final ReentrantLock firstLock = new ReentrantLock();
+    private final Condition sized = firstLock.newCondition();
+    /** Whether a call is being read to learn the first message size (guarded by {@link #firstLock}). */
+    private boolean sizing;
 
-    BudgetedCalls(ServerCallHandler<AliasingMarshaller.Parsed, ModelInferResponse> next, BodyBudget budget) {
+    /** @param window the flow-control window a call's sender may send ahead (see {@link GrpcTransport}) */
+    BudgetedCalls(ServerCallHandler<AliasingMarshaller.Parsed, ModelInferResponse> next, BodyBudget budget, long window) {
         this.next = next;
         this.budget = budget;
-    }
-
-    private long expectedSize() {
-        long size = lastSize.get();
-        return size >= 0 ? size : budget.maxRequestBytes();
+        this.firstReservation = Math.min(window, budget.maxRequestBytes());
     }
 
     @Override
     public ServerCall.Listener<AliasingMarshaller.Parsed> startCall(
             ServerCall<AliasingMarshaller.Parsed, ModelInferResponse> call, Metadata headers) {
-        long reserved;
+        Reservation reservation;
         try {
-            reserved = reserveUnlessCancelled();
+            reservation = reserveUnlessCancelled();
         } catch (ServalException refused) {
             call.close(GrpcErrors.toStatus(refused).getStatus(), new Metadata());
             return new ServerCall.Listener<>() {
             };
         }
-        Reservation reservation = new Reservation(reserved);
         ServerCall.Listener<AliasingMarshaller.Parsed> listener;
         try {
             listener = next.startCall(call, headers); // asks for the message
@@ -105,36 +111,88 @@ final class BudgetedCalls implements ServerCallHandler<AliasingMarshaller.Parsed
      * Waits for room for the expected message while the call is not cancelled: its context's
      * cancellation interrupts the wait.
      *
-     * @return the bytes reserved
      * @throws ServalException the refusal to answer the call with
      */
-    private long reserveUnlessCancelled() {
+    private Reservation reserveUnlessCancelled() {
         Context context = Context.current();
         Thread waiter = Thread.currentThread();
         Context.CancellationListener interrupt = cancelled -> waiter.interrupt();
         context.addListener(interrupt, Runnable::run);
+        boolean first = false;
         try {
-            return budget.reserve(this::expectedSize);
-        } catch (ServalException e) {
+            first = lastSize.get() < 0 && awaitSizeOrTurn();
+            long bytes = first ? budget.reserve(() -> firstReservation) : budget.reserve(lastSize::get);
+            return new Reservation(bytes, first);
+        } catch (ServalException | InterruptedException e) {
+            if (first) {
+                sizeKnownOrNot();
+            }
             if (context.isCancelled()) {
                 // The client went away (no one reads this answer); nothing else is interrupted.
                 Thread.interrupted();
                 throw ServalException.unavailable("the call was cancelled while it waited for room in the "
                         + "in-flight body budget");
             }
-            throw e;
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+                throw ServalException.unavailable("the server is stopping");
+            }
+            throw (ServalException) e;
         } finally {
             context.removeListener(interrupt);
+        }
+    }
+
+    /**
+     * Waits until a first message size is known (false) or no other call is being read to learn
+     * it (true: this call is, and must call {@link #sizeKnownOrNot()} when its message is parsed or
+     * the call ends).
+     *
+     * @throws ServalException RESOURCE_EXHAUSTED when neither came within the budget's wait
+     */
+    private boolean awaitSizeOrTurn() throws InterruptedException {
+        firstLock.lock();
+        try {
+            long deadline = System.nanoTime() + budget.maxWait().toNanos();
+            while (lastSize.get() < 0) {
+                if (!sizing) {
+                    sizing = true;
+                    return true;
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new ServalException(ErrorCode.RESOURCE_EXHAUSTED, "calls are read one at a time until "
+                            + "a first ModelInfer message's size is known, and for " + budget.maxWait().toMillis()
+                            + " ms none was; retry later");
+                }
+                sized.awaitNanos(left);
+            }
+            return false;
+        } finally {
+            firstLock.unlock();
+        }
+    }
+
+    /** The call read to learn the first size has its message parsed, or ended without one. */
+    private void sizeKnownOrNot() {
+        firstLock.lock();
+        try {
+            sizing = false;
+            sized.signalAll();
+        } finally {
+            firstLock.unlock();
         }
     }
 
     /** One call's bytes in the budget. Its callbacks are serialized by grpc-java, close included. */
     private final class Reservation {
         private long bytes;
+        private boolean first;
         private boolean closed;
 
-        Reservation(long bytes) {
+        Reservation(long bytes, boolean first) {
             this.bytes = bytes;
+            this.first = first;
         }
 
         void resize(long size) {
@@ -142,12 +200,21 @@ final class BudgetedCalls implements ServerCallHandler<AliasingMarshaller.Parsed
                 budget.resize(bytes, size);
                 bytes = size;
             }
+            endFirst();
         }
 
         void close() {
             if (!closed) {
                 closed = true;
                 budget.release(bytes);
+            }
+            endFirst();
+        }
+
+        private void endFirst() {
+            if (first) {
+                first = false;
+                sizeKnownOrNot();
             }
         }
     }

@@ -78,7 +78,7 @@ public final class GrpcTransport implements AutoCloseable {
      * HTTP/2's flow-control window per call, grpc-java's default, fixed: its automatic tuning could
      * let each call's sender push more than this ahead of what is read.
      */
-    private static final int STREAM_WINDOW = NettyServerBuilder.DEFAULT_FLOW_CONTROL_WINDOW;
+    static final int STREAM_WINDOW = NettyServerBuilder.DEFAULT_FLOW_CONTROL_WINDOW;
 
     private final Server server;
     private final InetSocketAddress address;

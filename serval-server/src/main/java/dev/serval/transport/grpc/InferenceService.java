@@ -98,7 +98,7 @@ final class InferenceService implements GRPCInferenceServiceGrpc.AsyncService {
         MethodDescriptor<AliasingMarshaller.Parsed, ModelInferResponse> infer =
                 stockInfer.toBuilder(marshaller, stockInfer.getResponseMarshaller()).build();
         builder.addMethod(infer, new BudgetedCalls(
-                ServerCalls.asyncUnaryCall((parsed, out) -> respond(out, () -> infer(parsed))), bodies));
+                ServerCalls.asyncUnaryCall((parsed, out) -> respond(out, () -> infer(parsed))), bodies, GrpcTransport.STREAM_WINDOW));
         return builder.build();
     }
 

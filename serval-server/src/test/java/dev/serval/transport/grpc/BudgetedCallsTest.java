@@ -98,13 +98,13 @@ class BudgetedCallsTest {
     }
 
     @Test
-    void theFirstCall_isReadAlone_thenEachReservesTheLastMessagesSize_beforeItAsks() {
+    void theFirstCall_reservesAWindow_thenEachReservesTheLastMessagesSize_beforeItAsks() {
         BodyBudget budget = new BodyBudget(1 << 20, 8 * 1024, WAIT);
         Recorder next = new Recorder();
-        BudgetedCalls calls = new BudgetedCalls(next, budget);
+        BudgetedCalls calls = new BudgetedCalls(next, budget, 2 * 1024);
 
         ServerCall.Listener<AliasingMarshaller.Parsed> first = calls.startCall(new Call(), new Metadata());
-        assertNoRoomFor(budget, 1024); // no size known yet: the largest message allowed, the whole budget
+        assertNoRoomFor(budget, 7 * 1024); // no size known yet: one window, 2 KB
         first.onMessage(message(3 * 1024));
         assertNoRoomFor(budget, 6 * 1024); // now its own 3 KB
         first.onComplete();
@@ -123,27 +123,27 @@ class BudgetedCallsTest {
     }
 
     @Test
-    void aWaitingCall_readsTheEstimateAgain_andIsAdmittedOnceTheFirstSizeIsKnown() throws Exception {
+    void untilAFirstSizeIsKnown_callsAreReadOneAtATime() throws Exception {
         BodyBudget budget = new BodyBudget(1 << 20, 8 * 1024, Duration.ofSeconds(2)); // the waiter waits ~0.1 s
-        BudgetedCalls calls = new BudgetedCalls(new Recorder(), budget);
+        BudgetedCalls calls = new BudgetedCalls(new Recorder(), budget, 1024);
         ServerCall.Listener<AliasingMarshaller.Parsed> first = calls.startCall(new Call(), new Metadata());
         Call waiting = new Call();
         Thread second = Thread.ofVirtual().start(() -> calls.startCall(waiting, new Metadata()));
         Thread.sleep(100);
-        assertThat(waiting.requested).as("the first call holds the whole budget").isZero();
+        assertThat(waiting.requested).as("7 KB are free, but the first call's size is not known yet").isZero();
 
-        first.onMessage(message(1024)); // 1 KB known: 7 KB free, and the waiter now expects 1 KB
+        first.onMessage(message(2 * 1024));
 
         second.join(TimeUnit.SECONDS.toMillis(10));
-        assertThat(waiting.requested).as("admitted while the first call is still open").isEqualTo(1);
-        assertNoRoomFor(budget, 7 * 1024);
+        assertThat(waiting.requested).as("read once a size is known, while the first call is still open").isEqualTo(1);
+        assertNoRoomFor(budget, 5 * 1024); // 2 KB each
     }
 
     @Test
     void noRoom_beforeTheMessage_closesTheCallResourceExhausted_unread() {
         BodyBudget budget = new BodyBudget(1 << 20, 4 * 1024, WAIT);
         Recorder next = new Recorder();
-        BudgetedCalls calls = new BudgetedCalls(next, budget);
+        BudgetedCalls calls = new BudgetedCalls(next, budget, 1024);
         calls.startCall(new Call(), new Metadata()).onMessage(message(2 * 1024));
 
         budget.reserve(2 * 1024); // with the open first call, the budget is full
@@ -160,7 +160,7 @@ class BudgetedCallsTest {
     void aMessageLargerThanItsReservation_isGrantedAtOnce_andNewcomersWaitUntilItIsPaidBack() {
         BodyBudget budget = new BodyBudget(1 << 20, 4 * 1024, WAIT);
         Recorder next = new Recorder();
-        BudgetedCalls calls = new BudgetedCalls(next, budget);
+        BudgetedCalls calls = new BudgetedCalls(next, budget, 1024);
         calls.startCall(new Call(), new Metadata()).onComplete(); // no message: the estimate stays unknown
         ServerCall.Listener<AliasingMarshaller.Parsed> sizing = calls.startCall(new Call(), new Metadata());
         sizing.onMessage(message(1024));
