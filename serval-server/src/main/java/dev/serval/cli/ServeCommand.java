@@ -69,7 +69,7 @@ final class ServeCommand implements Callable<Integer> {
     long maxRequestBytes;
 
     @Option(names = "--max-inflight-bytes", paramLabel = "SIZE", converter = ByteSize.class,
-            description = "Request body bytes held at once across all requests, REST bodies and gRPC ModelInfer "
+            description = "Request body bytes held at once across all requests, REST bodies and gRPC "
                     + "messages together; one that does not fit waits unread for room (429 or RESOURCE_EXHAUSTED "
                     + "after 30 s). Default: 64m (at least --max-request-size).")
     Long maxInflightBytes;

@@ -2,7 +2,6 @@ package dev.serval.transport.grpc;
 
 import dev.serval.api.ErrorCode;
 import dev.serval.api.ServalException;
-import dev.serval.protocol.grpc.ModelInferResponse;
 import dev.serval.transport.BodyBudget;
 import io.grpc.Context;
 import io.grpc.ForwardingServerCallListener;
@@ -12,11 +11,13 @@ import io.grpc.ServerCallHandler;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.ToLongFunction;
 
 /**
- * Counts ModelInfer messages against the server's in-flight body budget ({@link BodyBudget},
- * {@code --max-inflight-bytes}), the one REST bodies count against: a call holds its message's
- * size from before the message is read until the call ends.
+ * Counts a unary method's request messages (ModelInfer's, RecordEvents') against the server's
+ * in-flight body budget ({@link BodyBudget}, {@code --max-inflight-bytes}), the one REST bodies
+ * count against: a call holds its message's size from before the message is read until the call
+ * ends. One instance per method: each learns its own messages' size.
  *
  * <p>Design note: grpc-java reads a call's message only once the handler asks for it; until then
  * its bytes wait in the transport, at most one HTTP/2 flow-control window per connection
@@ -40,9 +41,10 @@ import java.util.concurrent.locks.ReentrantLock;
  *
  * <p>Thread-safe.
  */
-final class BudgetedCalls implements ServerCallHandler<AliasingMarshaller.Parsed, ModelInferResponse> {
-    private final ServerCallHandler<AliasingMarshaller.Parsed, ModelInferResponse> next;
+final class BudgetedCalls<Q, R> implements ServerCallHandler<Q, R> {
+    private final ServerCallHandler<Q, R> next;
     private final BodyBudget budget;
+    private final ToLongFunction<Q> sizeOf;
     /** What a call whose message would be the first parsed reserves: one HTTP/2 window, at most the largest message. */
     private final long firstReservation;
     /** The size of the last message parsed, -1 before the first: what a call expects its message to take. */
@@ -52,16 +54,19 @@ final class BudgetedCalls implements ServerCallHandler<AliasingMarshaller.Parsed
     /** Whether a call is being read to learn the first message size (guarded by {@link #firstLock}). */
     private boolean sizing;
 
-    /** @param window the flow-control window a call's sender may send ahead (see {@link GrpcTransport}) */
-    BudgetedCalls(ServerCallHandler<AliasingMarshaller.Parsed, ModelInferResponse> next, BodyBudget budget, long window) {
+    /**
+     * @param window the flow-control window a call's sender may send ahead (see {@link GrpcTransport})
+     * @param sizeOf a parsed message's size in bytes, or -1 for one that failed to parse
+     */
+    BudgetedCalls(ServerCallHandler<Q, R> next, BodyBudget budget, long window, ToLongFunction<Q> sizeOf) {
         this.next = next;
         this.budget = budget;
+        this.sizeOf = sizeOf;
         this.firstReservation = Math.min(window, budget.maxRequestBytes());
     }
 
     @Override
-    public ServerCall.Listener<AliasingMarshaller.Parsed> startCall(
-            ServerCall<AliasingMarshaller.Parsed, ModelInferResponse> call, Metadata headers) {
+    public ServerCall.Listener<Q> startCall(ServerCall<Q, R> call, Metadata headers) {
         Reservation reservation;
         try {
             reservation = reserveUnlessCancelled();
@@ -70,7 +75,7 @@ final class BudgetedCalls implements ServerCallHandler<AliasingMarshaller.Parsed
             return new ServerCall.Listener<>() {
             };
         }
-        ServerCall.Listener<AliasingMarshaller.Parsed> listener;
+        ServerCall.Listener<Q> listener;
         try {
             listener = next.startCall(call, headers); // asks for the message
         } catch (RuntimeException | Error e) {
@@ -79,11 +84,12 @@ final class BudgetedCalls implements ServerCallHandler<AliasingMarshaller.Parsed
         }
         return new ForwardingServerCallListener.SimpleForwardingServerCallListener<>(listener) {
             @Override
-            public void onMessage(AliasingMarshaller.Parsed message) {
-                if (message.error() == null) {
-                    lastSize.set(message.size());
+            public void onMessage(Q message) {
+                long size = sizeOf.applyAsLong(message);
+                if (size >= 0) {
+                    lastSize.set(size);
                 }
-                reservation.resize(message.size());
+                reservation.resize(Math.max(0, size));
                 super.onMessage(message);
             }
 

@@ -3,7 +3,9 @@ package dev.serval.transport.grpc;
 import dev.serval.protocol.events.EventServiceGrpc;
 import dev.serval.protocol.events.RecordEventsRequest;
 import dev.serval.protocol.events.RecordEventsResponse;
+import dev.serval.transport.BodyBudget;
 import dev.serval.transport.EventIngest;
+import io.grpc.ServerMethodDefinition;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
@@ -23,13 +25,34 @@ import java.util.List;
  */
 final class EventService implements EventServiceGrpc.AsyncService {
     private final EventIngest ingest;
+    private final BodyBudget bodies;
 
-    EventService(EventIngest ingest) {
+    /** @param bodies the in-flight budget each batch counts against ({@link BudgetedCalls}), with REST bodies */
+    EventService(EventIngest ingest, BodyBudget bodies) {
         this.ingest = ingest;
+        this.bodies = bodies;
     }
 
     ServerServiceDefinition bindService() {
-        return EventServiceGrpc.bindService(this);
+        ServerServiceDefinition stock = EventServiceGrpc.bindService(this);
+        ServerServiceDefinition.Builder service = ServerServiceDefinition.builder(stock.getServiceDescriptor());
+        for (ServerMethodDefinition<?, ?> method : stock.getMethods()) {
+            if (method.getMethodDescriptor().getFullMethodName()
+                    .equals(EventServiceGrpc.getRecordEventsMethod().getFullMethodName())) {
+                service.addMethod(budgeted(method));
+            } else {
+                service.addMethod(method);
+            }
+        }
+        return service.build();
+    }
+
+    @SuppressWarnings("unchecked") // the method is RecordEvents, checked by name
+    private ServerMethodDefinition<RecordEventsRequest, RecordEventsResponse> budgeted(ServerMethodDefinition<?, ?> method) {
+        ServerMethodDefinition<RecordEventsRequest, RecordEventsResponse> recordEvents =
+                (ServerMethodDefinition<RecordEventsRequest, RecordEventsResponse>) method;
+        return recordEvents.withServerCallHandler(new BudgetedCalls<>(recordEvents.getServerCallHandler(), bodies,
+                GrpcTransport.STREAM_WINDOW, RecordEventsRequest::getSerializedSize));
     }
 
     @Override

@@ -59,10 +59,10 @@ import java.util.function.BooleanSupplier;
  * </ol>
  *
  * <p>Limits: a message over the size limit is refused by grpc-java before it is read
- * (RESOURCE_EXHAUSTED, "gRPC message exceeds maximum size"). ModelInfer messages count against the
- * in-flight body budget ({@code --max-inflight-bytes}) that REST bodies count against: a call
- * waits for room before its message is read, and is refused with RESOURCE_EXHAUSTED when none comes
- * ({@link BudgetedCalls}). EventService batches do not count against it yet. What the budget does
+ * (RESOURCE_EXHAUSTED, "gRPC message exceeds maximum size"). ModelInfer messages and RecordEvents
+ * batches count against the in-flight body budget ({@code --max-inflight-bytes}) that REST bodies
+ * count against: a call waits for room before its message is read, and is refused with
+ * RESOURCE_EXHAUSTED when none comes ({@link BudgetedCalls}). What the budget does
  * not cover is what grpc-java holds before a call asks for its message: HTTP/2 lets each call's
  * sender send one flow-control window (1 MB) ahead, and grpc-java refills the connection's window
  * as bytes arrive, so a connection holds up to its calls times that window. Hence the limit on
@@ -127,7 +127,7 @@ public final class GrpcTransport implements AutoCloseable {
                 // The last interceptor runs first: tokens are checked before the gate counts a call.
                 .addService(ServerInterceptors.intercept(service.definition(), new GatedCalls(gate),
                         new TokenInterceptor(new BearerTokens(inferenceToken, adminToken))))
-                .addService(ServerInterceptors.intercept(new EventService(events).bindService(), new GatedCalls(gate),
+                .addService(ServerInterceptors.intercept(new EventService(events, bodies).bindService(), new GatedCalls(gate),
                         new TokenInterceptor(new BearerTokens(inferenceToken, adminToken))))
                 .build();
     }

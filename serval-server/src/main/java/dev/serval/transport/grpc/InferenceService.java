@@ -97,8 +97,9 @@ final class InferenceService implements GRPCInferenceServiceGrpc.AsyncService {
         }
         MethodDescriptor<AliasingMarshaller.Parsed, ModelInferResponse> infer =
                 stockInfer.toBuilder(marshaller, stockInfer.getResponseMarshaller()).build();
-        builder.addMethod(infer, new BudgetedCalls(
-                ServerCalls.asyncUnaryCall((parsed, out) -> respond(out, () -> infer(parsed))), bodies, GrpcTransport.STREAM_WINDOW));
+        builder.addMethod(infer, new BudgetedCalls<>(
+                ServerCalls.asyncUnaryCall((parsed, out) -> respond(out, () -> infer(parsed))), bodies,
+                GrpcTransport.STREAM_WINDOW, parsed -> parsed.error() == null ? parsed.size() : -1));
         return builder.build();
     }
 

@@ -27,6 +27,8 @@ import org.junit.jupiter.api.Test;
  */
 class BudgetedCallsTest {
     private static final Duration WAIT = Duration.ofMillis(50);
+    private static final java.util.function.ToLongFunction<AliasingMarshaller.Parsed> SIZE =
+            parsed -> parsed.error() == null ? parsed.size() : -1;
 
     /** The handler behind the budget: records whether it started and what reached it. */
     private static final class Recorder implements ServerCallHandler<AliasingMarshaller.Parsed, ModelInferResponse> {
@@ -101,7 +103,7 @@ class BudgetedCallsTest {
     void theFirstCall_reservesAWindow_thenEachReservesTheLastMessagesSize_beforeItAsks() {
         BodyBudget budget = new BodyBudget(1 << 20, 8 * 1024, WAIT);
         Recorder next = new Recorder();
-        BudgetedCalls calls = new BudgetedCalls(next, budget, 2 * 1024);
+        var calls = new BudgetedCalls<AliasingMarshaller.Parsed, ModelInferResponse>(next, budget, 2 * 1024, SIZE);
 
         ServerCall.Listener<AliasingMarshaller.Parsed> first = calls.startCall(new Call(), new Metadata());
         assertNoRoomFor(budget, 7 * 1024); // no size known yet: one window, 2 KB
@@ -125,7 +127,7 @@ class BudgetedCallsTest {
     @Test
     void untilAFirstSizeIsKnown_callsAreReadOneAtATime() throws Exception {
         BodyBudget budget = new BodyBudget(1 << 20, 8 * 1024, Duration.ofSeconds(2)); // the waiter waits ~0.1 s
-        BudgetedCalls calls = new BudgetedCalls(new Recorder(), budget, 1024);
+        var calls = new BudgetedCalls<AliasingMarshaller.Parsed, ModelInferResponse>(new Recorder(), budget, 1024, SIZE);
         ServerCall.Listener<AliasingMarshaller.Parsed> first = calls.startCall(new Call(), new Metadata());
         Call waiting = new Call();
         Thread second = Thread.ofVirtual().start(() -> calls.startCall(waiting, new Metadata()));
@@ -143,7 +145,7 @@ class BudgetedCallsTest {
     void noRoom_beforeTheMessage_closesTheCallResourceExhausted_unread() {
         BodyBudget budget = new BodyBudget(1 << 20, 4 * 1024, WAIT);
         Recorder next = new Recorder();
-        BudgetedCalls calls = new BudgetedCalls(next, budget, 1024);
+        var calls = new BudgetedCalls<AliasingMarshaller.Parsed, ModelInferResponse>(next, budget, 1024, SIZE);
         calls.startCall(new Call(), new Metadata()).onMessage(message(2 * 1024));
 
         budget.reserve(2 * 1024); // with the open first call, the budget is full
@@ -160,7 +162,7 @@ class BudgetedCallsTest {
     void aMessageLargerThanItsReservation_isGrantedAtOnce_andNewcomersWaitUntilItIsPaidBack() {
         BodyBudget budget = new BodyBudget(1 << 20, 4 * 1024, WAIT);
         Recorder next = new Recorder();
-        BudgetedCalls calls = new BudgetedCalls(next, budget, 1024);
+        var calls = new BudgetedCalls<AliasingMarshaller.Parsed, ModelInferResponse>(next, budget, 1024, SIZE);
         calls.startCall(new Call(), new Metadata()).onComplete(); // no message: the estimate stays unknown
         ServerCall.Listener<AliasingMarshaller.Parsed> sizing = calls.startCall(new Call(), new Metadata());
         sizing.onMessage(message(1024));

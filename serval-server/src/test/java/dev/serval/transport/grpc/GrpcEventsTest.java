@@ -4,10 +4,12 @@ import static dev.serval.transport.grpc.GrpcInferenceTest.assertStatus;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.google.common.util.concurrent.ListenableFuture;
 import dev.serval.features.Event;
 import dev.serval.protocol.events.EventServiceGrpc;
 import dev.serval.protocol.events.EventServiceGrpc.EventServiceBlockingStub;
 import dev.serval.protocol.events.RecordEventsRequest;
+import dev.serval.protocol.events.RecordEventsResponse;
 import dev.serval.server.ServerOptions;
 import dev.serval.testing.RecordingFeatureStore;
 import dev.serval.testing.TestServer;
@@ -15,6 +17,8 @@ import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.stub.MetadataUtils;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
@@ -78,6 +82,33 @@ class GrpcEventsTest {
         assertThat(STORE.events().subList(before, STORE.events().size())).containsExactly(
                 new Event("c1", "m7", 12.5, 1732390000000L),
                 new Event("c2", "m8", 0, 0));
+    }
+
+    @Test
+    void recordEvents_waitsForRoom_whileARestBodyHoldsTheInflightBudget() throws Exception {
+        try (RecordingFeatureStore store = new RecordingFeatureStore();
+             TestServer tight = TestServer.start(ServerOptions.defaults(repository).withMaxInflightBytes(1024), store)) {
+            ManagedChannel tightChannel = GrpcFixtures.channel(tight.grpcPort());
+            try (Socket rest = new Socket("127.0.0.1", tight.uri("/").getPort())) {
+                // A REST batch whose declared 1,000 bytes never come: its reservation fills the 1 KB budget.
+                rest.getOutputStream().write(("POST /v2/events HTTP/1.1\r\nHost: test\r\nContent-Type: application/json"
+                        + "\r\nContent-Length: 1000\r\n\r\n{").getBytes(StandardCharsets.US_ASCII));
+                rest.getOutputStream().flush();
+                Thread.sleep(200);
+                ListenableFuture<RecordEventsResponse> call = EventServiceGrpc.newFutureStub(tightChannel)
+                        .withDeadlineAfter(60, TimeUnit.SECONDS)
+                        .recordEvents(RecordEventsRequest.newBuilder().addEvents(event("c9", 3, "m9", 9)).build());
+                Thread.sleep(300);
+                assertThat(call).as("the batch waits for room").isNotDone();
+                assertThat(store.events()).isEmpty();
+
+                rest.close(); // the REST body ends short: its reservation comes back
+                assertThat(call.get(30, TimeUnit.SECONDS).getRecorded()).isEqualTo(1);
+                assertThat(store.events()).containsExactly(new Event("c9", "m9", 3, 9));
+            } finally {
+                GrpcFixtures.close(tightChannel);
+            }
+        }
     }
 
     @Test
