@@ -108,19 +108,16 @@ final class EventsApi implements HttpService {
         byte[] bytes;
         int length;
         if (declared.isEmpty()) {
-            // Chunked: read up to one byte past the limit to know whether it is over.
+            // Chunked: reserved in the budget as it is read.
             try (InputStream in = req.content().inputStream()) {
-                bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, max + 1));
+                UnsizedBodies.Body body = UnsizedBodies.read(in, bodies, max, this::tooLarge);
+                bytes = body.bytes();
+                length = body.length();
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             } catch (DataReader.InsufficientDataAvailableException e) {
                 throw ServalException.invalidArgument("the body ended before its last chunk");
             }
-            if (bytes.length > max) {
-                throw tooLarge("more than " + max + " bytes");
-            }
-            length = bytes.length;
-            bodies.reserve(length);
         } else {
             length = (int) declared.getAsLong();
             bodies.reserve(length);

@@ -448,21 +448,16 @@ final class RestApi implements HttpService {
         }
     }
 
-    /** A chunked body: read up to one byte past the limit to know whether it is over. */
+    /** A chunked body, reserved in the budget as it is read ({@link UnsizedBodies}). */
     private Body readUnsized(ServerRequest req, long max) {
-        byte[] bytes;
         try (InputStream in = req.content().inputStream()) {
-            bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, max + 1));
+            UnsizedBodies.Body body = UnsizedBodies.read(in, bodies, max, this::tooLarge);
+            return new Body(body.bytes(), body.length());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (DataReader.InsufficientDataAvailableException e) {
             throw ServalException.invalidArgument("the body ended before its last chunk");
         }
-        if (bytes.length > max) {
-            throw tooLarge("more than " + max + " bytes");
-        }
-        bodies.reserve(bytes.length);
-        return new Body(bytes, bytes.length);
     }
 
     private ServalException tooLarge(String size) {

@@ -1,0 +1,74 @@
+package dev.serval.transport.http;
+
+import dev.serval.api.ServalException;
+import dev.serval.transport.BodyBudget;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.Arrays;
+import java.util.function.Function;
+
+/**
+ * Reads a body sent without a Content-Length (chunked) under the in-flight body budget.
+ *
+ * <p>Design note: a body of unknown size cannot reserve its size before it is read, and reading
+ * it whole first (as this server did) let every chunked client hold up to {@code
+ * --max-request-size} outside the budget. So it reserves as it goes: room for the next 64 KB, then
+ * for as much again as it holds (doubling), each waiting in the budget's line like any body, and
+ * once the body ends the reservation becomes its size. Memory stays within the budget; a chunked
+ * body waits, partly read, while the budget is full, which TCP's flow control turns into a wait
+ * for its client.
+ */
+final class UnsizedBodies {
+    /** The first reservation, and the least step: a multiple of the budget's 1 KB unit. */
+    static final int STEP = 64 * 1024;
+    private static final int UNIT = 1024;
+
+    private UnsizedBodies() {
+    }
+
+    /** A body read whole: its first {@code length} bytes, {@code length} bytes reserved in the budget. */
+    record Body(byte[] bytes, int length) {
+    }
+
+    /**
+     * Reads {@code in} to its end, reserving as it reads (see the class notes). On success the
+     * body's length is reserved: the caller releases it; on failure nothing is.
+     *
+     * @param tooLarge the failure for a body past {@code max} (called with "more than N bytes")
+     * @throws ServalException the budget's refusal, or {@code tooLarge}'s
+     */
+    static Body read(InputStream in, BodyBudget bodies, long max, Function<String, ServalException> tooLarge)
+            throws IOException {
+        long limit = Math.min(Integer.MAX_VALUE - 8, max + 1); // one byte past the limit tells it is over
+        long reserved = 0;
+        try {
+            byte[] bytes = new byte[0];
+            int length = 0;
+            while (true) {
+                if (length == bytes.length) {
+                    if (length >= limit) {
+                        break;
+                    }
+                    int room = (int) Math.min(Math.max(STEP, length), limit - length);
+                    long step = (room + UNIT - 1L) / UNIT * UNIT; // whole units, so the steps add up exactly
+                    bodies.reserve(step);
+                    reserved += step;
+                    bytes = Arrays.copyOf(bytes, length + room);
+                }
+                int read = in.read(bytes, length, bytes.length - length);
+                if (read < 0) {
+                    break;
+                }
+                length += read;
+            }
+            if (length > max) {
+                throw tooLarge.apply("more than " + max + " bytes");
+            }
+            bodies.resize(reserved, length);
+            reserved = 0;
+            return new Body(bytes, length);
+        } finally {
+            bodies.release(reserved);
+        }
+    }
+}
