@@ -167,9 +167,9 @@ final class BudgetedCalls<Q, R> implements ServerCallHandler<Q, R> {
                 }
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
-                    throw new ServalException(ErrorCode.RESOURCE_EXHAUSTED, "calls are read one at a time until "
-                            + "a first ModelInfer message's size is known, and for " + budget.maxWait().toMillis()
-                            + " ms none was; retry later");
+                    throw new ServalException(ErrorCode.RESOURCE_EXHAUSTED, "calls of this method are read one at a "
+                            + "time until the size of a first message is known, and for "
+                            + budget.maxWait().toMillis() + " ms none was; retry later");
                 }
                 sized.awaitNanos(left);
             }
