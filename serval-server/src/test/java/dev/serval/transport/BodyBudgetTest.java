@@ -80,4 +80,36 @@ class BodyBudgetTest {
         budget.release(1024);
         assertThat(waiter.get(10, TimeUnit.SECONDS)).as("admitted for the estimate it found room for").isEqualTo(1024);
     }
+
+    @Test
+    void underContention_everyReservationIsAdmitted_andEveryUnitComesBack() throws Exception {
+        BodyBudget budget = new BodyBudget(1 << 20, 8 * 1024, Duration.ofSeconds(30));
+        java.util.List<Thread> threads = new java.util.ArrayList<>();
+        java.util.concurrent.atomic.AtomicInteger admitted = new java.util.concurrent.atomic.AtomicInteger();
+        for (int t = 0; t < 16; t++) {
+            int seed = t;
+            threads.add(Thread.ofVirtual().start(() -> {
+                java.util.Random random = new java.util.Random(seed);
+                for (int i = 0; i < 2000; i++) {
+                    long bytes = 1 + random.nextInt(3 * 1024);
+                    if (random.nextBoolean()) {
+                        budget.reserve(bytes);
+                        budget.release(bytes);
+                    } else {
+                        long held = budget.reserve(() -> bytes);
+                        long actual = 1 + random.nextInt(4 * 1024);
+                        budget.resize(held, actual);
+                        budget.release(actual);
+                    }
+                    admitted.incrementAndGet();
+                }
+            }));
+        }
+        for (Thread thread : threads) {
+            thread.join(TimeUnit.SECONDS.toMillis(60));
+        }
+        assertThat(admitted.get()).as("no reservation was refused or left waiting").isEqualTo(16 * 2000);
+        CompletableFuture<Void> whole = CompletableFuture.runAsync(() -> budget.reserve(8 * 1024));
+        whole.get(5, TimeUnit.SECONDS); // all 8 KB are free again: no unit lost, none waits in vain
+    }
 }
