@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.common.util.concurrent.ListenableFuture;
+import dev.serval.model.ModelVersion;
 import dev.serval.protocol.grpc.GRPCInferenceServiceGrpc;
 import dev.serval.protocol.grpc.ModelInferRequest;
 import dev.serval.protocol.grpc.ModelInferResponse;
@@ -112,6 +113,37 @@ class GrpcBodyBudgetTest {
             assertThat(async(iris(tag), 20).get().getOutputsCount()).isEqualTo(2);
         }
         assertThat(runtime.runs("gated")).extracting(GatedRuntime.Run::firstValue).doesNotContain(7.0);
+    }
+
+    @Test
+    void oneConnection_hasAtMostCallsPerConnectionOpen_theRestWaitAtTheClient() throws Exception {
+        try (TestServer sixteen = TestServer.start(ServerOptions.defaults(repository).withMaxInflightBytes(16L << 20),
+                runtime)) {
+            ManagedChannel one = GrpcFixtures.channel(sixteen.grpcPort());
+            try {
+                runtime.close("gated");
+                List<ListenableFuture<ModelInferResponse>> calls = new java.util.ArrayList<>();
+                for (int i = 0; i < 20; i++) {
+                    calls.add(GRPCInferenceServiceGrpc.newFutureStub(one).withDeadlineAfter(60, TimeUnit.SECONDS)
+                            .modelInfer(iris(20.0f + i)));
+                }
+                runtime.awaitBlocked("gated");
+                ModelVersion gated = sixteen.server().registry().resolve("gated", null);
+                for (int i = 0; i < 1000 && gated.queueDepth() < 15; i++) {
+                    Thread.sleep(10);
+                }
+                Thread.sleep(300);
+                assertThat(gated.queueDepth()).as("16 calls open on the connection: one running, 15 queued")
+                        .isEqualTo(15);
+
+                runtime.open("gated");
+                for (ListenableFuture<ModelInferResponse> call : calls) {
+                    assertThat(call.get(30, TimeUnit.SECONDS).getOutputsCount()).isEqualTo(2);
+                }
+            } finally {
+                GrpcFixtures.close(one);
+            }
+        }
     }
 
     @Test
