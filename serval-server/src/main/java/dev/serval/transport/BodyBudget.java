@@ -135,11 +135,13 @@ public final class BodyBudget {
             Condition turn = lock.newCondition();
             waiting.addLast(turn);
             waiters = waiting.size();
+            boolean admitted = false;
             try {
                 long deadline = System.nanoTime() + maxWait.toNanos();
                 while (true) {
                     long wanted = bytes.getAsLong();
                     if (waiting.peekFirst() == turn && take(units(wanted), true)) {
+                        admitted = true;
                         return wanted;
                     }
                     long left = deadline - System.nanoTime();
@@ -153,7 +155,9 @@ public final class BodyBudget {
             } finally {
                 waiting.remove(turn);
                 waiters = waiting.size();
-                wakeFirst(); // the next in line may fit too
+                if (!admitted || free.get() > 0) {
+                    wakeFirst(); // the next in line may fit now
+                }
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
