@@ -31,7 +31,11 @@ import java.util.function.LongSupplier;
  * <p>Thread-safe.
  */
 public final class BodyBudget {
-    private static final int UNIT = 1024;
+    /**
+     * The budget's grain: a reservation takes whole units. Reservations made in steps of whole
+     * units add up to exactly the units their sum would take.
+     */
+    public static final int UNIT = 1024;
 
     private final long maxRequestBytes;
     private final long maxInflightBytes;

@@ -108,16 +108,9 @@ final class EventsApi implements HttpService {
         byte[] bytes;
         int length;
         if (declared.isEmpty()) {
-            // Chunked: reserved in the budget as it is read.
-            try (InputStream in = req.content().inputStream()) {
-                UnsizedBodies.Body body = UnsizedBodies.read(in, bodies, max, this::tooLarge);
-                bytes = body.bytes();
-                length = body.length();
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            } catch (DataReader.InsufficientDataAvailableException e) {
-                throw ServalException.invalidArgument("the body ended before its last chunk");
-            }
+            UnsizedBodies.Body body = UnsizedBodies.read(req, bodies, max, this::tooLarge); // reserved as it is read
+            bytes = body.bytes();
+            length = body.length();
         } else {
             length = (int) declared.getAsLong();
             bodies.reserve(length);

@@ -450,14 +450,8 @@ final class RestApi implements HttpService {
 
     /** A chunked body, reserved in the budget as it is read ({@link UnsizedBodies}). */
     private Body readUnsized(ServerRequest req, long max) {
-        try (InputStream in = req.content().inputStream()) {
-            UnsizedBodies.Body body = UnsizedBodies.read(in, bodies, max, this::tooLarge);
-            return new Body(body.bytes(), body.length());
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (DataReader.InsufficientDataAvailableException e) {
-            throw ServalException.invalidArgument("the body ended before its last chunk");
-        }
+        UnsizedBodies.Body body = UnsizedBodies.read(req, bodies, max, this::tooLarge);
+        return new Body(body.bytes(), body.length());
     }
 
     private ServalException tooLarge(String size) {

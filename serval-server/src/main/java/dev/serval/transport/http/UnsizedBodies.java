@@ -2,8 +2,11 @@ package dev.serval.transport.http;
 
 import dev.serval.api.ServalException;
 import dev.serval.transport.BodyBudget;
+import io.helidon.common.buffers.DataReader;
+import io.helidon.webserver.http.ServerRequest;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.util.Arrays;
 import java.util.function.Function;
 
@@ -19,15 +22,29 @@ import java.util.function.Function;
  * for its client.
  */
 final class UnsizedBodies {
-    /** The first reservation, and the least step: a multiple of the budget's 1 KB unit. */
-    static final int STEP = 64 * 1024;
-    private static final int UNIT = 1024;
+    /** The first reservation, and the least step: whole {@link BodyBudget#UNIT}s. */
+    static final int STEP = 64 * BodyBudget.UNIT;
 
     private UnsizedBodies() {
     }
 
     /** A body read whole: its first {@code length} bytes, {@code length} bytes reserved in the budget. */
     record Body(byte[] bytes, int length) {
+    }
+
+    /**
+     * Reads a request's chunked body (see {@link #read(InputStream, BodyBudget, long, Function)}).
+     *
+     * @throws ServalException INVALID_ARGUMENT when the chunks end early, or as the other {@code read}
+     */
+    static Body read(ServerRequest req, BodyBudget bodies, long max, Function<String, ServalException> tooLarge) {
+        try (InputStream in = req.content().inputStream()) {
+            return read(in, bodies, max, tooLarge);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (DataReader.InsufficientDataAvailableException e) {
+            throw ServalException.invalidArgument("the body ended before its last chunk");
+        }
     }
 
     /**
@@ -50,7 +67,7 @@ final class UnsizedBodies {
                         break;
                     }
                     int room = (int) Math.min(Math.max(STEP, length), limit - length);
-                    long step = (room + UNIT - 1L) / UNIT * UNIT; // whole units, so the steps add up exactly
+                    long step = (room + BodyBudget.UNIT - 1L) / BodyBudget.UNIT * BodyBudget.UNIT; // whole units
                     bodies.reserve(step);
                     reserved += step;
                     bytes = Arrays.copyOf(bytes, length + room);
