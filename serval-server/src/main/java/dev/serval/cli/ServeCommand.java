@@ -11,6 +11,7 @@ import dev.serval.runtime.onnx.OnnxBackend;
 import dev.serval.server.LazyFeatureStore;
 import dev.serval.server.ServalServer;
 import dev.serval.server.ServerOptions;
+import dev.serval.transport.http.ReaderNodes;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -157,6 +158,7 @@ final class ServeCommand implements Callable<Integer> {
                 c -> log.info("model cache: {} (model files of {} MB or more with weights inside them)",
                         c.directory().toAbsolutePath(), c.minModelBytes() >> 20),
                 () -> log.info("no model cache (--model-cache off): model files load as they are"));
+        log.info("connection reader's chunk unlinking: {}", ReaderNodes.outcome());
         OnnxBackend backend = new OnnxBackend(cache);
         ServalServer server;
         try {

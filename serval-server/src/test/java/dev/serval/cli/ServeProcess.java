@@ -41,10 +41,17 @@ final class ServeProcess implements AutoCloseable {
      */
     static ServeProcess start(List<String> systemProperties, List<String> serveArgs, Duration startTimeout)
             throws IOException, InterruptedException {
+        return start(List.of(), systemProperties, serveArgs, startTimeout);
+    }
+
+    /** As {@link #start(List, List, Duration)}, with more options for the JVM (such as {@code -javaagent}). */
+    static ServeProcess start(List<String> jvmOptions, List<String> systemProperties, List<String> serveArgs,
+                              Duration startTimeout) throws IOException, InterruptedException {
         List<String> command = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
                 "-XX:+UseZGC", "-Xmx256m", "--enable-native-access=ALL-UNNAMED",
                 // The server's own logging (to standard output), not the tests' file.
                 "-Dlogback.configurationFile=logback.xml"));
+        command.addAll(jvmOptions);
         systemProperties.forEach(property -> command.add("-D" + property));
         command.addAll(List.of("-cp", System.getProperty("java.class.path"), ServalCommand.class.getName(), "serve"));
         command.addAll(serveArgs);
