@@ -135,7 +135,14 @@ public final class ReaderNodes {
      * @throws IllegalArgumentException when the bytes are not a well-formed class file
      */
     static byte[] patch(byte[] classFile) {
-        ClassFile file = new ClassFile(classFile);
+        try {
+            return patch(new ClassFile(classFile));
+        } catch (IndexOutOfBoundsException e) {
+            throw new IllegalArgumentException("a truncated class file", e);
+        }
+    }
+
+    private static byte[] patch(ClassFile file) {
         int code = file.codeOf(METHOD, "()V");
         if (code < 0) {
             return null;

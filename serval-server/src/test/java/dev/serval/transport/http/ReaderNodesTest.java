@@ -14,6 +14,7 @@ import java.lang.reflect.Method;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Deque;
 import java.util.List;
 import java.util.Random;
@@ -37,6 +38,8 @@ class ReaderNodesTest {
         assertThat(ReaderNodes.patch(classFile(ReaderNodesTest.class))).as("a class without the sequence").isNull();
         assertThat(ReaderNodes.patch(patched)).as("a reader already changed").isNull();
         assertThatThrownBy(() -> ReaderNodes.patch(new byte[] {1, 2, 3}))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> ReaderNodes.patch(Arrays.copyOf(reader, reader.length / 2)))
                 .isInstanceOf(IllegalArgumentException.class);
     }
 
