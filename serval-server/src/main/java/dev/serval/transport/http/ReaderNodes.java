@@ -24,13 +24,16 @@ import java.util.Arrays;
  * connection is reachable from it, survives each minor collection and is promoted in turn; the
  * chain renews itself because the list's tail is then always old. A connection gets there as soon
  * as it waits out two minor collections (a request queued behind 2,000 clients waits about 9 s;
- * an idle keep-alive connection, indefinitely). Measured on binary MobileNetV2 with 2,000
+ * an idle keep-alive connection, as long as it is idle). Measured on binary MobileNetV2 with 2,000
  * closed-loop clients on one core (2026-12-08): ZGC's minor collections freed nothing (young
  * "Survivor 1" 212 MB live, 213 MB promoted), a major collection ran every 1-2 s, and ZGC took 0.44
  * ms of CPU per answer. With the passed chunk unlinked: 0.11 ms, 4.64 instead of 5.06 ms of CPU per
  * answer, 235 instead of 215 answers/s; side by side in one run, 223 and 214 against 198 and 207
- * answers/s, ZGC 2% of the CPU instead of 9% (bench/mobilenet-ab.sh). Helidon's current source has
- * the same line; the fix belongs upstream, and this class should go once a Helidon release has it.
+ * answers/s, ZGC 2% of the CPU instead of 9% (bench/mobilenet-ab.sh). Not only under overload: 500
+ * keep-alive connections at 40 requests/s (a connection idle about 12 s between its requests)
+ * promoted 1,402-1,943 MB in 100 s and ran 9-10 major collections; with the passed chunk unlinked,
+ * 12-13 MB and 1 (bench/idle-connections.sh). Helidon's current source has the same line; the fix
+ * belongs upstream, and this class should go once a Helidon release has it.
  *
  * <p>Design note, the change: ensureAvailable's eleven bytes {@code aload_0 aload_0 getfield head
  * getfield next putfield head} become {@code aload_0 invokestatic advance} and seven {@code nop}s:
