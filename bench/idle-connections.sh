@@ -30,32 +30,24 @@ body_args "$WORK/mobilenet_b1.bin"
 begin_run idle-connections
 echo "$CONNECTIONS connections, $RATE requests/s open loop, $SECONDS_MEASURED s" >> "$RUN/machine.txt"
 URL="127.0.0.1:$SERVAL_PORT/v2/models/mobilenet_v2/infer"
-# ticks: CPU clock ticks (1/100 s) of the process, or of its threads whose names start with Z (ZGC's).
-ticks() { awk '{print $14 + $15}' "/proc/$SERVAL_PID/stat"; }
-zgc_ticks() {
-  local sum=0 task
-  for task in /proc/"$SERVAL_PID"/task/*; do
-    if grep -q '^Z' "$task/comm" 2>/dev/null; then sum=$((sum + $(awk '{print $14 + $15}' "$task/stat"))); fi
-  done
-  echo "$sum"
-}
 for round in $(seq "$ROUNDS"); do
   for side in unchanged changed; do
     opts=""; [ $side = unchanged ] && opts="-Dserval.reader_patch=false"
     gc="$RUN/gc-$side-$round.log"
     SERVAL_JAVA_OPTS="$opts -Xlog:gc*:file=$gc:time" start_serval "$RUN/serval-$side-$round.log" "$REPO"
     load_gen --url "$URL" "${BODY_ARGS[@]}" --connections 10 --seconds 30 --quiet > /dev/null
-    lines=$(wc -l < "$gc"); z0=$(zgc_ticks); p0=$(ticks); n0=$(metric_sum serval_inference_requests_total)
+    lines=$(wc -l < "$gc"); z0=$(gc_ticks "$SERVAL_PID"); p0=$(cpu_ticks "$SERVAL_PID"); n0=$(metric_sum serval_inference_requests_total)
     load_gen --url "$URL" "${BODY_ARGS[@]}" --connections "$CONNECTIONS" --rate "$RATE" --seconds "$SECONDS_MEASURED" \
       --quiet > "$RUN/$side-$round.json"
-    z1=$(zgc_ticks); p1=$(ticks); n1=$(metric_sum serval_inference_requests_total)
+    z1=$(gc_ticks "$SERVAL_PID"); n1=$(metric_sum serval_inference_requests_total)
     tail -n +"$((lines + 1))" "$gc" > "$RUN/gc-window-$side-$round.log"
     answers=$(printf %.0f "$(echo "$n1 - $n0" | bc)")
     majors=$(grep -cE 'Major Collection.*->' "$RUN/gc-window-$side-$round.log" || true)
     minors=$(grep -cE 'Minor Collection.*->' "$RUN/gc-window-$side-$round.log" || true)
     promoted=$(grep -E ' y: +Promoted:' "$RUN/gc-window-$side-$round.log" | awk '{v = $(NF-1); sub("M", "", v); s += v} END {print s + 0}')
     echo "$side round $round: $answers answers, majors $majors, minors $minors, promoted by minors ${promoted} MB," \
-      "ZGC $(echo "scale=3; 10 * ($z1 - $z0) / $answers" | bc) ms/answer, Serval $(echo "scale=2; 10 * ($p1 - $p0) / $answers" | bc) ms/answer" \
+      "ZGC $(awk -v d=$((z1 - z0)) -v hz="$CLK_TCK" -v n="$answers" 'BEGIN { printf "%.3f", d / hz * 1000 / n }') ms/answer," \
+      "Serval $(cpu_ms_per "$SERVAL_PID" "$p0" "$answers") ms/answer" \
       | tee -a "$RUN/summary.txt"
     stop_pid "$SERVAL_PID"
   done

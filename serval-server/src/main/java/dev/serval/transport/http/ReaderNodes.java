@@ -47,8 +47,8 @@ import java.util.Arrays;
  * <p>Thread-safety: {@link #advance} runs on each connection's own thread, on its own reader.
  */
 public final class ReaderNodes {
-    static final String READER = "io/helidon/common/buffers/DataReader";
-    static final String NODE = READER + "$Node";
+    private static final String READER = "io/helidon/common/buffers/DataReader";
+    private static final String NODE = READER + "$Node";
     private static final String METHOD = "ensureAvailable";
     private static final String HELPER = ReaderNodes.class.getName().replace('.', '/');
     private static final String ADVANCE = "advance";

@@ -12,6 +12,7 @@ import dev.serval.model.ModelVersion;
 import dev.serval.schedule.ModelScheduler;
 import dev.serval.transport.BodyArrays;
 import dev.serval.transport.BodyBudget;
+import dev.serval.transport.http.UnsizedBodies.Body;
 import io.helidon.common.buffers.DataReader;
 import io.helidon.http.HeaderNames;
 import io.helidon.http.HeaderValues;
@@ -168,7 +169,7 @@ final class RestApi implements HttpService {
                         reserved = length;
                         request = readBinary(req, model, (int) headerLength, length);
                     } else {
-                        Body body = readUnsized(req, bodies.maxRequestBytes());
+                        Body body = UnsizedBodies.read(req, bodies, bodies.maxRequestBytes(), this::tooLarge);
                         reserved = body.length();
                         requireHeaderWithin(headerLength, body.length());
                         request = decodeBinary(body, model, (int) headerLength);
@@ -411,10 +412,6 @@ final class RestApi implements HttpService {
         return registry.resolve(model, version);
     }
 
-    /** A request body: the first {@code length} bytes of {@code bytes} (a pooled array). */
-    private record Body(byte[] bytes, int length) {
-    }
-
     /**
      * Reads the whole body, refusing it with 413 past the size limit and 429 past the in-flight
      * budget, in both cases without reading further. The caller gives the array back to
@@ -427,7 +424,7 @@ final class RestApi implements HttpService {
             throw tooLarge(declared.getAsLong() + " bytes");
         }
         if (declared.isEmpty()) {
-            return readUnsized(req, max);
+            return UnsizedBodies.read(req, bodies, max, this::tooLarge); // reserved as it is read
         }
         int length = (int) declared.getAsLong();
         bodies.reserve(length);
@@ -446,12 +443,6 @@ final class RestApi implements HttpService {
             }
             throw e instanceof IOException io ? new UncheckedIOException(io) : (RuntimeException) e;
         }
-    }
-
-    /** A chunked body, reserved in the budget as it is read ({@link UnsizedBodies}). */
-    private Body readUnsized(ServerRequest req, long max) {
-        UnsizedBodies.Body body = UnsizedBodies.read(req, bodies, max, this::tooLarge);
-        return new Body(body.bytes(), body.length());
     }
 
     private ServalException tooLarge(String size) {

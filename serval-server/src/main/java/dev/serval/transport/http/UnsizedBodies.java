@@ -28,7 +28,10 @@ final class UnsizedBodies {
     private UnsizedBodies() {
     }
 
-    /** A body read whole: its first {@code length} bytes, {@code length} bytes reserved in the budget. */
+    /**
+     * A body read whole: the first {@code length} bytes of {@code bytes}, {@code length} bytes
+     * reserved in the budget (also what RestApi reads a sized body into, from a pooled array).
+     */
     record Body(byte[] bytes, int length) {
     }
 
